@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class AiPrefillConfig(AppConfig):
+    name = "ai_prefill"

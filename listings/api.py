@@ -1,0 +1,162 @@
+"""REST API for listings: same filters as the browse page, writes by the owner only."""
+
+from contextlib import contextmanager
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.response import Response
+
+from marketplace.money import format_eur
+from marketplace.photos import PhotoRejected, photo_process
+
+from . import selectors, services
+from .forms import ListingFilterForm
+from .models import Listing
+from .services import EDITABLE_FIELDS, ListingFields
+
+
+class ListingSerializer(serializers.ModelSerializer):
+    seller = serializers.CharField(source="seller.display_name", read_only=True)
+    price_display = serializers.SerializerMethodField()
+    photo_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Listing
+        fields = [
+            "id", *EDITABLE_FIELDS, "price_display", "status", "seller",
+            "photo_url", "thumbnail_url", "created_at", "updated_at",
+        ]  # fmt: skip
+
+    def get_price_display(self, listing: Listing) -> str:
+        return format_eur(listing.price_eur)
+
+    def get_photo_url(self, listing: Listing) -> str:
+        return self._absolute(listing.photo.url)
+
+    def get_thumbnail_url(self, listing: Listing) -> str:
+        return self._absolute(listing.thumbnail.url)
+
+    def _absolute(self, url: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+
+class ListingWriteSerializer(serializers.ModelSerializer):
+    """Input for POST (photo required) and PATCH (photo optional). Validates, never saves."""
+
+    photo = serializers.FileField(
+        write_only=True, required=False, help_text="JPEG, PNG, WEBP or HEIC."
+    )
+
+    class Meta:
+        model = Listing
+        fields = [*EDITABLE_FIELDS, "photo"]
+
+    def validate_photo(self, upload):
+        try:
+            return photo_process(upload)
+        except PhotoRejected as exc:
+            raise serializers.ValidationError(exc.message, code=exc.code) from None
+
+    def create(self, validated_data):  # pragma: no cover - writes go through services
+        raise NotImplementedError
+
+    update = create
+
+
+class IsOwnerForWrites(permissions.BasePermission):
+    message = "Only the seller can change this listing."
+
+    def has_object_permission(self, request, view, obj):
+        return request.method in permissions.SAFE_METHODS or obj.seller_id == request.user.pk
+
+
+_FILTER_PARAMS = [
+    OpenApiParameter(
+        "q", OpenApiTypes.STR, description="Full-text search in title and description"
+    ),
+    OpenApiParameter("category", OpenApiTypes.STR, description="Category slug"),
+    OpenApiParameter("condition", OpenApiTypes.STR, description="Condition slug"),
+    OpenApiParameter("min_price", OpenApiTypes.DECIMAL),
+    OpenApiParameter("max_price", OpenApiTypes.DECIMAL),
+    OpenApiParameter("sort", OpenApiTypes.STR, enum=["newest", "price_asc", "price_desc"]),
+]
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=_FILTER_PARAMS),
+    create=extend_schema(request={"multipart/form-data": ListingWriteSerializer}),
+    partial_update=extend_schema(request={"multipart/form-data": ListingWriteSerializer}),
+)
+class ListingViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = ListingSerializer
+    permission_classes = [permissions.IsAuthenticatedOrReadOnly, IsOwnerForWrites]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        if self.action == "list":
+            form = ListingFilterForm(self.request.query_params)
+            if not form.is_valid():
+                raise ValidationError(form.errors.get_json_data())
+            return selectors.listing_search(filters=form.to_filters())
+        # Detail: sold listings stay readable; writes are checked by IsOwnerForWrites.
+        return Listing.objects.select_related("seller")
+
+    def create(self, request, *args, **kwargs):
+        data = self._validated(ListingWriteSerializer(data=request.data))
+        if "photo" not in data:
+            raise ValidationError({"photo": ["A photo is required."]})
+        photo = data.pop("photo")
+        with _as_drf_errors():
+            listing = services.listing_create(
+                seller=request.user, fields=ListingFields(**data), photo=photo
+            )
+        return Response(self._out(listing), status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        listing = self.get_object()
+        data = self._validated(ListingWriteSerializer(listing, data=request.data, partial=True))
+        photo = data.pop("photo", None)
+        with _as_drf_errors():
+            services.listing_update(listing=listing, actor=request.user, changes=data, photo=photo)
+        return Response(self._out(listing))
+
+    def update(self, request, *args, **kwargs):
+        if not kwargs.get("partial"):
+            return Response(status=status.HTTP_405_METHOD_NOT_ALLOWED)
+        return self.partial_update(request, *args, **kwargs)
+
+    def perform_destroy(self, instance):
+        with _as_drf_errors():
+            services.listing_delete(listing=instance, actor=self.request.user)
+
+    def _validated(self, serializer) -> dict:
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def _out(self, listing: Listing) -> dict:
+        return ListingSerializer(listing, context=self.get_serializer_context()).data
+
+
+@contextmanager
+def _as_drf_errors():
+    """Translate the services' Django exceptions into DRF's 403 and 400 answers."""
+    try:
+        yield
+    except DjangoPermissionDenied as exc:
+        raise PermissionDenied(str(exc)) from None
+    except DjangoValidationError as exc:
+        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        raise ValidationError(detail) from None

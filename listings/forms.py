@@ -1,0 +1,96 @@
+from django import forms
+
+from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
+from marketplace.taxonomy import Category, Condition
+
+from .models import Listing
+from .selectors import SORTS, ListingFilters
+from .services import EDITABLE_FIELDS, ListingFields
+
+SORT_CHOICES = [
+    ("newest", "Newest"),
+    ("price_asc", "Price: low to high"),
+    ("price_desc", "Price: high to low"),
+]
+assert {value for value, _ in SORT_CHOICES} == set(SORTS)
+
+
+class ListingFilterForm(forms.Form):
+    """Query-string filters shared by the browse page and GET /api/listings/."""
+
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    category = forms.ChoiceField(
+        required=False, choices=[("", "All categories"), *Category.choices]
+    )
+    condition = forms.ChoiceField(
+        required=False, choices=[("", "Any condition"), *Condition.choices]
+    )
+    min_price = forms.DecimalField(required=False, min_value=0, decimal_places=2, label="Min €")
+    max_price = forms.DecimalField(required=False, min_value=0, decimal_places=2, label="Max €")
+    sort = forms.ChoiceField(required=False, choices=SORT_CHOICES)
+
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("min_price"), data.get("max_price")
+        if low is not None and high is not None and low > high:
+            raise forms.ValidationError("The minimum price is above the maximum.")
+        return data
+
+    def to_filters(self) -> ListingFilters:
+        data = self.cleaned_data
+        return ListingFilters(
+            q=data.get("q") or "",
+            category=data.get("category") or "",
+            condition=data.get("condition") or "",
+            min_price=data.get("min_price"),
+            max_price=data.get("max_price"),
+            sort=data.get("sort") or "newest",
+        )
+
+
+class PhotoField(forms.FileField):
+    """A file run through the photo intake; its cleaned value is a ProcessedPhoto."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", f"{ALLOWED_HUMAN}, one clear photo of the item.")
+        super().__init__(**kwargs)
+        self.widget.attrs.setdefault(
+            "accept", "image/jpeg,image/png,image/webp,image/heic,image/heif,.heic,.heif"
+        )
+
+    def clean(self, data, initial=None):
+        upload = super().clean(data, initial)
+        if not upload or upload is initial:
+            return None
+        try:
+            return photo_process(upload)
+        except PhotoRejected as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from None
+
+
+class ListingForm(forms.ModelForm):
+    photo = PhotoField(required=True)
+
+    class Meta:
+        model = Listing
+        fields = EDITABLE_FIELDS
+        widgets = {"description": forms.Textarea(attrs={"rows": 6})}
+
+    def __init__(self, *args, photo_required: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["photo"].required = photo_required
+        self.fields["price_eur"].widget.attrs.update({"step": "0.01", "min": "0"})
+
+    def listing_fields(self) -> ListingFields:
+        return ListingFields(**{name: self.cleaned_data[name] for name in EDITABLE_FIELDS})
+
+    def changed_listing_fields(self) -> dict:
+        return {
+            name: self.cleaned_data[name] for name in EDITABLE_FIELDS if name in self.changed_data
+        }
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(
+        label="Message", max_length=4000, widget=forms.Textarea(attrs={"rows": 4})
+    )

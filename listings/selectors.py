@@ -1,0 +1,102 @@
+"""Reads of listings and conversations. Views and the API call these; nothing here writes."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import Count, Max, Q, QuerySet
+
+from .models import Conversation, Listing, Message
+
+# The same expression is indexed (GIN) by migration 0002 on PostgreSQL; keep the two equal or
+# the planner stops using the index.
+SEARCH_CONFIG = "english"
+SEARCH_VECTOR = SearchVector("title", "description", config=SEARCH_CONFIG)
+
+SORTS = {
+    "newest": ("-created_at", "-id"),
+    "price_asc": ("price_eur", "id"),
+    "price_desc": ("-price_eur", "-id"),
+}
+
+
+@dataclass(frozen=True)
+class ListingFilters:
+    q: str = ""
+    category: str = ""
+    condition: str = ""
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    sort: str = "newest"
+
+
+def listing_search(*, filters: ListingFilters) -> QuerySet[Listing]:
+    """Active listings matching the filters, sorted, with the seller joined for display."""
+    qs = Listing.objects.filter(status=Listing.Status.ACTIVE).select_related("seller")
+    if filters.q.strip():
+        qs = _full_text(qs, filters.q)
+    if filters.category:
+        qs = qs.filter(category=filters.category)
+    if filters.condition:
+        qs = qs.filter(condition=filters.condition)
+    if filters.min_price is not None:
+        qs = qs.filter(price_eur__gte=filters.min_price)
+    if filters.max_price is not None:
+        qs = qs.filter(price_eur__lte=filters.max_price)
+    return qs.order_by(*SORTS.get(filters.sort, SORTS["newest"]))
+
+
+def _full_text(qs: QuerySet[Listing], text: str) -> QuerySet[Listing]:
+    if connection.vendor == "postgresql":
+        # websearch syntax: plain words are ANDed, "quoted phrases", -excluded, or.
+        query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
+        return qs.annotate(search=SEARCH_VECTOR).filter(search=query)
+    # SQLite (embedded default): every word must appear in the title or the description.
+    for word in text.split():
+        qs = qs.filter(Q(title__icontains=word) | Q(description__icontains=word))
+    return qs
+
+
+def listing_get(*, pk: int) -> Listing | None:
+    """A listing with its seller; sold ones too (their page says so)."""
+    return Listing.objects.select_related("seller").filter(pk=pk).first()
+
+
+def listing_list_for_seller(*, seller) -> QuerySet[Listing]:
+    return Listing.objects.filter(seller=seller).annotate(
+        conversation_count=Count("conversations", distinct=True)
+    )
+
+
+def conversation_list_for_user(*, user) -> QuerySet[Conversation]:
+    """The inbox: conversations where the user is the buyer or the seller, latest first."""
+    return (
+        Conversation.objects.filter(Q(buyer=user) | Q(listing__seller=user))
+        .select_related("listing", "listing__seller", "buyer")
+        .annotate(
+            unread_count=Count(
+                "messages", filter=Q(messages__read_at__isnull=True) & ~Q(messages__sender=user)
+            ),
+            last_at=Max("messages__created_at"),
+        )
+        .order_by("-last_message_at")
+    )
+
+
+def conversation_get_for_participant(*, pk: int, user) -> Conversation | None:
+    """A conversation only its buyer and the listing's seller may read (staff use the admin)."""
+    return (
+        Conversation.objects.select_related("listing", "listing__seller", "buyer")
+        .filter(pk=pk)
+        .filter(Q(buyer=user) | Q(listing__seller=user))
+        .first()
+    )
+
+
+def conversation_messages(*, conversation: Conversation) -> QuerySet[Message]:
+    return conversation.messages.select_related("sender")
+
+
+def conversation_find(*, listing: Listing, buyer) -> Conversation | None:
+    return Conversation.objects.filter(listing=listing, buyer=buyer).first()

@@ -1,0 +1,151 @@
+"""Writes to listings and conversations. Every ownership rule of the product is enforced here,
+so the site, the API and the admin actions cannot disagree about who may do what."""
+
+import logging
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.photos import ProcessedPhoto
+
+from .models import Conversation, Listing, Message
+from .tasks import message_notify
+
+logger = logging.getLogger(__name__)
+
+EDITABLE_FIELDS = ("title", "description", "category", "condition", "brand", "color", "price_eur")
+
+
+@dataclass(frozen=True)
+class ListingFields:
+    title: str
+    description: str
+    category: str
+    condition: str
+    price_eur: Decimal
+    brand: str = ""
+    color: str = ""
+
+
+def listing_create(*, seller, fields: ListingFields, photo: ProcessedPhoto) -> Listing:
+    """Store the photo and the listing together: if the row cannot be saved, the files go too."""
+    listing = Listing(seller=seller, **asdict(fields))
+    _attach_photo(listing, photo)
+    try:
+        listing.full_clean()
+        listing.save()
+    except Exception:
+        _delete_files(listing.photo.name, listing.thumbnail.name)
+        raise
+    return listing
+
+
+def listing_update(
+    *, listing: Listing, actor, changes: dict, photo: ProcessedPhoto | None = None
+) -> Listing:
+    _require_owner(listing, actor)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(f"Fields that cannot be changed: {', '.join(sorted(unknown))}")
+    old_files = (listing.photo.name, listing.thumbnail.name)
+    for name, value in changes.items():
+        setattr(listing, name, value)
+    if photo is not None:
+        _attach_photo(listing, photo)
+    try:
+        listing.full_clean()
+        listing.save(update_fields=[*changes, *_photo_fields(photo), "updated_at"])
+    except Exception:
+        if photo is not None:
+            _delete_files(listing.photo.name, listing.thumbnail.name)
+        raise
+    if photo is not None:
+        transaction.on_commit(lambda: _delete_files(*old_files))
+    return listing
+
+
+def listing_mark_sold(*, listing: Listing, actor) -> Listing:
+    _require_owner(listing, actor)
+    if listing.status != Listing.Status.SOLD:
+        listing.status = Listing.Status.SOLD
+        listing.sold_at = timezone.now()
+        listing.save(update_fields=["status", "sold_at", "updated_at"])
+    return listing
+
+
+def listing_delete(*, listing: Listing, actor) -> None:
+    _require_owner(listing, actor)
+    files = (listing.photo.name, listing.thumbnail.name)
+    listing.delete()
+    # Files are not transactional: remove them only once the row is gone for good.
+    transaction.on_commit(lambda: _delete_files(*files))
+
+
+def conversation_start(*, listing: Listing, buyer, body: str) -> Message:
+    """A buyer's message to a seller; reuses the buyer's conversation about that listing."""
+    if listing.seller_id == buyer.pk:
+        raise PermissionDenied("You cannot send a message about your own listing.")
+    if not listing.is_active:
+        raise ValidationError("This item is sold; the seller no longer takes messages about it.")
+    with transaction.atomic():
+        conversation, _ = Conversation.objects.get_or_create(
+            listing=listing, buyer=buyer, defaults={"last_message_at": timezone.now()}
+        )
+        return _message_add(conversation=conversation, sender=buyer, body=body)
+
+
+def conversation_reply(*, conversation: Conversation, sender, body: str) -> Message:
+    if sender.pk not in (conversation.buyer_id, conversation.listing.seller_id):
+        raise PermissionDenied("Only the buyer and the seller can write in this conversation.")
+    with transaction.atomic():
+        return _message_add(conversation=conversation, sender=sender, body=body)
+
+
+def conversation_mark_read(*, conversation: Conversation, reader) -> int:
+    """Mark the other party's messages read; returns how many were unread."""
+    return (
+        conversation.messages.filter(read_at__isnull=True)
+        .exclude(sender=reader)
+        .update(read_at=timezone.now())
+    )
+
+
+def _message_add(*, conversation: Conversation, sender, body: str) -> Message:
+    body = body.strip()
+    if not body:
+        raise ValidationError("The message is empty.")
+    message = Message(conversation=conversation, sender=sender, body=body)
+    message.full_clean()
+    message.save()
+    conversation.last_message_at = message.created_at
+    conversation.save(update_fields=["last_message_at"])
+    transaction.on_commit(lambda: message_notify.delay(message.pk))
+    return message
+
+
+def _require_owner(listing: Listing, actor) -> None:
+    if listing.seller_id != getattr(actor, "pk", None):
+        raise PermissionDenied("Only the seller can change this listing.")
+
+
+def _attach_photo(listing: Listing, photo: ProcessedPhoto) -> None:
+    listing.photo.save("photo.jpg", ContentFile(photo.display), save=False)
+    listing.thumbnail.save("thumb.jpg", ContentFile(photo.thumbnail), save=False)
+
+
+def _photo_fields(photo: ProcessedPhoto | None) -> list[str]:
+    return ["photo", "thumbnail"] if photo is not None else []
+
+
+def _delete_files(*names: str) -> None:
+    for name in names:
+        if name:
+            try:
+                default_storage.delete(name)
+            except OSError:
+                logger.warning("could not delete %s", name, exc_info=True)

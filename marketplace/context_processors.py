@@ -1,0 +1,5 @@
+from .taxonomy import Category, Condition
+
+
+def taxonomy(request):
+    return {"categories": Category.choices, "conditions": Condition.choices}

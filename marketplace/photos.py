@@ -1,0 +1,172 @@
+"""Photo intake: the one place that turns an uploaded file into images Trova stores and serves.
+
+Listings and the AI pre-fill both take photos from strangers, so every upload goes through
+`photo_process`: format allow-list, byte and pixel caps (decompression bombs), a full decode
+(truncated files), EXIF orientation applied, metadata dropped, RGB, a bounded display size and a
+thumbnail. Nothing is written to storage here; callers store the returned bytes, so a rejected
+upload can never leave a file behind.
+"""
+
+import hashlib
+import io
+import logging
+import warnings
+from dataclasses import dataclass
+
+from django.conf import settings
+from PIL import Image, ImageCms, ImageOps
+
+logger = logging.getLogger(__name__)
+
+# Pillow format name -> what the seller calls it. GIF is left out on purpose: animations and
+# palette art are not product photos, and the AI providers only take still images.
+ALLOWED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "HEIF": "HEIC/HEIF"}
+ALLOWED_HUMAN = "JPEG, PNG, WEBP or HEIC"
+JPEG_QUALITY = 85
+
+
+class PhotoRejected(ValueError):
+    """An upload that cannot become a photo; `message` is written for the seller."""
+
+    def __init__(self, message: str, *, code: str):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class ProcessedPhoto:
+    display: bytes  # JPEG, longest side <= PHOTO_DISPLAY_MAX_SIDE, no metadata
+    thumbnail: bytes  # JPEG, longest side <= PHOTO_THUMBNAIL_MAX_SIDE, no metadata
+    width: int
+    height: int
+    sha256: str  # of `display`: identifies the image the site and the AI actually see
+    source_format: str
+
+
+def photo_process(upload) -> ProcessedPhoto:
+    """Validate and normalise an uploaded file (anything with read(), e.g. an UploadedFile)."""
+    data = _read_capped(upload, settings.PHOTO_MAX_BYTES)
+    image = _open_checked(data, settings.PHOTO_MAX_PIXELS)
+    upright = _to_upright_rgb(image)
+    display = _resized_jpeg(upright, settings.PHOTO_DISPLAY_MAX_SIDE)
+    thumbnail = _resized_jpeg(upright, settings.PHOTO_THUMBNAIL_MAX_SIDE)
+    with Image.open(io.BytesIO(display)) as shown:
+        width, height = shown.size
+    return ProcessedPhoto(
+        display=display,
+        thumbnail=thumbnail,
+        width=width,
+        height=height,
+        sha256=hashlib.sha256(display).hexdigest(),
+        source_format=image.format,
+    )
+
+
+def _read_capped(upload, max_bytes: int) -> bytes:
+    size = getattr(upload, "size", None)
+    if size is not None and size > max_bytes:
+        raise PhotoRejected(_too_big_message(max_bytes), code="too_large")
+    if hasattr(upload, "seek"):
+        upload.seek(0)
+    data = upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise PhotoRejected(_too_big_message(max_bytes), code="too_large")
+    if not data:
+        raise PhotoRejected("The file is empty.", code="empty")
+    return data
+
+
+def _too_big_message(max_bytes: int) -> str:
+    return f"The photo is too large; the limit is {max_bytes // (1024 * 1024)} MB."
+
+
+def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
+    """Open, check format, animation and pixel count from the header, then decode fully."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; a warning is a bomb too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            _check_header(image, max_pixels)
+            _decode(image)
+    except PhotoRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PhotoRejected(_too_many_pixels_message(max_pixels), code="too_many_pixels") from None
+    except Image.UnidentifiedImageError:
+        raise PhotoRejected(
+            f"This file is not an image we can read. Please upload a {ALLOWED_HUMAN} photo.",
+            code="not_an_image",
+        ) from None
+    except Exception as exc:  # Pillow raises many types on hostile bytes; all mean "bad file".
+        logger.info("photo decode failed: %r", exc)
+        raise PhotoRejected(
+            "The image is damaged or incomplete. Please upload the photo again.", code="corrupt"
+        ) from None
+    return image
+
+
+def _check_header(image: Image.Image, max_pixels: int) -> None:
+    if image.format not in ALLOWED_FORMATS:
+        raise PhotoRejected(
+            f"{image.format or 'These'} files are not accepted. "
+            f"Please upload a {ALLOWED_HUMAN} photo.",
+            code="unsupported_format",
+        )
+    if getattr(image, "is_animated", False) and image.format != "HEIF":
+        raise PhotoRejected(
+            "Animated images are not accepted. Please upload a still photo.", code="animated"
+        )
+    width, height = image.size
+    if width * height > max_pixels:
+        raise PhotoRejected(_too_many_pixels_message(max_pixels), code="too_many_pixels")
+    if min(width, height) < 1:
+        raise PhotoRejected("The image has no pixels.", code="corrupt")
+
+
+def _decode(image: Image.Image) -> None:
+    # A JPEG can decode at 1/2, 1/4, 1/8 scale for a fraction of the cost; keep enough pixels
+    # for the display size. verify() would not catch a truncated file; load() does.
+    if image.format == "JPEG":
+        side = settings.PHOTO_DISPLAY_MAX_SIDE
+        image.draft("RGB", (side, side))
+    image.load()
+
+
+def _too_many_pixels_message(max_pixels: int) -> str:
+    return f"The image has too many pixels; the limit is {max_pixels // 1_000_000} megapixels."
+
+
+def _to_upright_rgb(image: Image.Image) -> Image.Image:
+    upright = ImageOps.exif_transpose(image)
+    upright = _to_srgb(upright)
+    if upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info:
+        rgba = upright.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, "white")
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        upright = flat
+    return upright.convert("RGB")
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """Convert photos with an embedded colour profile (e.g. Display P3) to sRGB, then drop it."""
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in ("RGB", "RGBA"):
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        srgb = ImageCms.createProfile("sRGB")
+        return ImageCms.profileToProfile(image, source, srgb, outputMode=image.mode)
+    except (ImageCms.PyCMSError, OSError):
+        return image  # a broken profile is not worth rejecting the photo over
+
+
+def _resized_jpeg(image: Image.Image, max_side: int) -> bytes:
+    resized = image.copy()
+    resized.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    # A new Image still carries info (a JPEG comment is copied on save); clear all metadata.
+    resized.info = {}
+    out = io.BytesIO()
+    resized.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    return out.getvalue()
