@@ -1,4 +1,4 @@
-"""Project-wide fixtures: isolated media, fast hashing, in-process Celery, and personas."""
+"""Project-wide fixtures: isolated media, in-process Celery, and personas."""
 
 import pytest
 from django.test import Client
@@ -9,12 +9,6 @@ from marketplace.celery import app as celery_app
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 @pytest.fixture(autouse=True)
