@@ -1,5 +1,7 @@
 """Project-wide fixtures: isolated media, in-process Celery, and personas."""
 
+import os
+
 import pytest
 from django.test import Client
 
@@ -64,3 +66,28 @@ def client_for():
         return client
 
     return make
+
+
+# --- No silent skips -----------------------------------------------------------------------------
+# `make test` (and so CI) sets TROVA_NO_SKIPS=1: a skipped test there is a test that did not run,
+# which would turn a missing browser or service into a green build.
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("TROVA_NO_SKIPS") == "1" and _skipped and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    if os.environ.get("TROVA_NO_SKIPS") == "1" and _skipped:
+        terminalreporter.write_line(
+            f"FAILED: {len(_skipped)} test(s) skipped; skips are not allowed here: "
+            + ", ".join(_skipped[:10]),
+            red=True,
+        )

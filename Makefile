@@ -1,0 +1,47 @@
+# The two commands: `make run` (the site, embedded defaults) and `make test` (everything CI runs).
+# Each creates the virtualenv and installs what it needs on a fresh clone.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+RUN_ENV := DEBUG=true
+
+.PHONY: run test superuser chromium clean
+
+run: $(VENV)/.runtime
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py load_demo_data
+	@echo "Trova on http://127.0.0.1:8000  (admin: create one with 'make superuser')"
+	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+
+test: $(VENV)/.dev chromium
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(RUN_ENV) $(PY) manage.py makemigrations --check --dry-run
+	TROVA_NO_SKIPS=1 $(VENV)/bin/pytest
+
+superuser: $(VENV)/.runtime
+	$(RUN_ENV) $(PY) manage.py createsuperuser
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+
+# Stamps: reinstall only when the pinned requirements change.
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+# Browser tests drive Debian's Chromium (Playwright's own browser download needs the internet).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+clean:
+	rm -rf $(VENV) db.sqlite3 media staticfiles .pytest_cache .ruff_cache
