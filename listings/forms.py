@@ -81,6 +81,10 @@ class ListingForm(forms.ModelForm):
         self.fields["photo"].required = photo_required
         self.fields["price_eur"].widget.attrs.update({"step": "0.01", "min": "0"})
 
+    def clean_description(self):
+        # Browsers send textarea line breaks as CRLF; store plain newlines.
+        return self.cleaned_data["description"].replace("\r\n", "\n")
+
     def listing_fields(self) -> ListingFields:
         return ListingFields(**{name: self.cleaned_data[name] for name in EDITABLE_FIELDS})
 
