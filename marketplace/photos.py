@@ -20,7 +20,13 @@ logger = logging.getLogger(__name__)
 
 # Pillow format name -> what the seller calls it. GIF is left out on purpose: animations and
 # palette art are not product photos, and the AI providers only take still images.
-ALLOWED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "HEIF": "HEIC/HEIF"}
+ALLOWED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "HEIF": "HEIC/HEIF", "MPO": "JPEG"}
+# Containers whose extra images are not frames of an animation: a HEIC may hold a burst or a depth
+# map, and Pillow opens a JPEG carrying an MPF index (Ultra HDR gain map, depth map, large preview:
+# most current phone cameras) as "MPO". The first image is the photo in both.
+STILL_CONTAINERS = {"HEIF", "MPO"}
+# 16-bit greyscale (PNG from scanners and editors): convert("RGB") would clip it to white.
+WIDE_GREY_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
 ALLOWED_HUMAN = "JPEG, PNG, WEBP or HEIC"
 JPEG_QUALITY = 85
 
@@ -59,7 +65,7 @@ def photo_process(upload) -> ProcessedPhoto:
         width=width,
         height=height,
         sha256=hashlib.sha256(display).hexdigest(),
-        source_format=image.format,
+        source_format="JPEG" if image.format == "MPO" else image.format,
     )
 
 
@@ -78,7 +84,19 @@ def _read_capped(upload, max_bytes: int) -> bytes:
 
 
 def _too_big_message(max_bytes: int) -> str:
-    return f"The photo is too large; the limit is {max_bytes // (1024 * 1024)} MB."
+    return f"The photo is too large; the limit is {_human_bytes(max_bytes)}."
+
+
+def _human_bytes(count: int) -> str:
+    # Integer division said "0 MB" for a limit under 1 MB and "1 MB" for 1.9 MB.
+    for unit, size in (("MB", 1024 * 1024), ("KB", 1024)):
+        if count >= size:
+            return f"{_short_number(count / size)} {unit}"
+    return f"{count} bytes"
+
+
+def _short_number(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
 
 
 def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
@@ -114,7 +132,7 @@ def _check_header(image: Image.Image, max_pixels: int) -> None:
             f"Please upload a {ALLOWED_HUMAN} photo.",
             code="unsupported_format",
         )
-    if getattr(image, "is_animated", False) and image.format != "HEIF":
+    if getattr(image, "is_animated", False) and image.format not in STILL_CONTAINERS:
         raise PhotoRejected(
             "Animated images are not accepted. Please upload a still photo.", code="animated"
         )
@@ -128,18 +146,21 @@ def _check_header(image: Image.Image, max_pixels: int) -> None:
 def _decode(image: Image.Image) -> None:
     # A JPEG can decode at 1/2, 1/4, 1/8 scale for a fraction of the cost; keep enough pixels
     # for the display size. verify() would not catch a truncated file; load() does.
-    if image.format == "JPEG":
+    if image.format in ("JPEG", "MPO"):
         side = settings.PHOTO_DISPLAY_MAX_SIDE
         image.draft("RGB", (side, side))
     image.load()
 
 
 def _too_many_pixels_message(max_pixels: int) -> str:
-    return f"The image has too many pixels; the limit is {max_pixels // 1_000_000} megapixels."
+    megapixels = _short_number(max_pixels / 1_000_000)
+    return f"The image has too many pixels; the limit is {megapixels} megapixels."
 
 
 def _to_upright_rgb(image: Image.Image) -> Image.Image:
     upright = ImageOps.exif_transpose(image)
+    if upright.mode in WIDE_GREY_MODES:
+        upright = upright.point(lambda value: value * (1 / 256)).convert("L")
     upright = _to_srgb(upright)
     if upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info:
         rgba = upright.convert("RGBA")
