@@ -11,7 +11,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from marketplace.money import format_eur
-from marketplace.photos import PhotoRejected, photo_process
+from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
 
 from . import selectors, services
 from .forms import ListingFilterForm
@@ -50,7 +50,7 @@ class ListingWriteSerializer(serializers.ModelSerializer):
     """Input for POST (photo required) and PATCH (photo optional). Validates, never saves."""
 
     photo = serializers.FileField(
-        write_only=True, required=False, help_text="JPEG, PNG, WEBP or HEIC."
+        write_only=True, required=False, help_text=f"{ALLOWED_HUMAN}; required on create."
     )
 
     class Meta:

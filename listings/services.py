@@ -35,8 +35,8 @@ class ListingFields:
 def listing_create(*, seller, fields: ListingFields, photo: ProcessedPhoto) -> Listing:
     """Store the photo and the listing together: if the row cannot be saved, the files go too."""
     listing = Listing(seller=seller, **asdict(fields))
-    _attach_photo(listing, photo)
     try:
+        _attach_photo(listing, photo)
         listing.full_clean()
         listing.save()
     except Exception:
@@ -55,14 +55,14 @@ def listing_update(
     old_files = (listing.photo.name, listing.thumbnail.name)
     for name, value in changes.items():
         setattr(listing, name, value)
-    if photo is not None:
-        _attach_photo(listing, photo)
     try:
+        if photo is not None:
+            _attach_photo(listing, photo)
         listing.full_clean()
         listing.save(update_fields=[*changes, *_photo_fields(photo), "updated_at"])
     except Exception:
         if photo is not None:
-            _delete_files(listing.photo.name, listing.thumbnail.name)
+            _delete_files(*_new_names(listing, old_files))
         raise
     if photo is not None:
         transaction.on_commit(lambda: _delete_files(*old_files))
@@ -136,6 +136,11 @@ def _require_owner(listing: Listing, actor) -> None:
 def _attach_photo(listing: Listing, photo: ProcessedPhoto) -> None:
     listing.photo.save("photo.jpg", ContentFile(photo.display), save=False)
     listing.thumbnail.save("thumb.jpg", ContentFile(photo.thumbnail), save=False)
+
+
+def _new_names(listing: Listing, old_files: tuple[str, str]) -> list[str]:
+    """Files attached by a failed update, never the listing's previous ones."""
+    return [n for n in (listing.photo.name, listing.thumbnail.name) if n not in old_files]
 
 
 def _photo_fields(photo: ProcessedPhoto | None) -> list[str]:

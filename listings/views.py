@@ -100,11 +100,15 @@ def conversation(request, pk: int):
 def sell(request):
     form = ListingForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        listing = services.listing_create(
-            seller=request.user, fields=form.listing_fields(), photo=form.cleaned_data["photo"]
-        )
-        messages.success(request, "Your listing is live.")
-        return redirect(listing)
+        try:
+            listing = services.listing_create(
+                seller=request.user, fields=form.listing_fields(), photo=form.cleaned_data["photo"]
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Your listing is live.")
+            return redirect(listing)
     return render(request, "listings/sell.html", {"form": form})
 
 
@@ -123,14 +127,18 @@ def edit(request, pk: int):
         request.POST or None, request.FILES or None, instance=listing, photo_required=False
     )
     if request.method == "POST" and form.is_valid():
-        services.listing_update(
-            listing=listing,
-            actor=request.user,
-            changes=form.changed_listing_fields(),
-            photo=form.cleaned_data["photo"],
-        )
-        messages.success(request, "Listing updated.")
-        return redirect(listing)
+        try:
+            services.listing_update(
+                listing=listing,
+                actor=request.user,
+                changes=form.changed_listing_fields(),
+                photo=form.cleaned_data["photo"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Listing updated.")
+            return redirect(listing)
     return render(request, "listings/edit.html", {"form": form, "listing": listing})
 
 

@@ -10,7 +10,6 @@ upload can never leave a file behind.
 import hashlib
 import io
 import logging
-import warnings
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -102,15 +101,15 @@ def _short_number(value: float) -> str:
 def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
     """Open, check format, animation and pixel count from the header, then decode fully."""
     try:
-        with warnings.catch_warnings():
-            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; a warning is a bomb too.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            _check_header(image, max_pixels)
-            _decode(image)
+        # Our own pixel cap is checked from the header before any decoding. Pillow's bomb check
+        # (a warning above MAX_IMAGE_PIXELS, an error above twice that) stays as a second net;
+        # a process-wide warnings filter here would not be thread-safe.
+        image = Image.open(io.BytesIO(data))
+        _check_header(image, max_pixels)
+        _decode(image)
     except PhotoRejected:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise PhotoRejected(_too_many_pixels_message(max_pixels), code="too_many_pixels") from None
     except Image.UnidentifiedImageError:
         raise PhotoRejected(
@@ -173,7 +172,8 @@ def _to_upright_rgb(image: Image.Image) -> Image.Image:
 def _to_srgb(image: Image.Image) -> Image.Image:
     """Convert photos with an embedded colour profile (e.g. Display P3) to sRGB, then drop it."""
     icc = image.info.get("icc_profile")
-    if not icc or image.mode not in ("RGB", "RGBA"):
+    # A palette "transparent colour" would not survive the conversion; such images are rare.
+    if not icc or image.mode not in ("RGB", "RGBA") or "transparency" in image.info:
         return image
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
