@@ -10,6 +10,7 @@ from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from ai_prefill.selectors import prefill_run_get_owned
 from marketplace.money import format_eur
 from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
 
@@ -50,12 +51,25 @@ class ListingWriteSerializer(serializers.ModelSerializer):
     """Input for POST (photo required) and PATCH (photo optional). Validates, never saves."""
 
     photo = serializers.FileField(
-        write_only=True, required=False, help_text=f"{ALLOWED_HUMAN}; required on create."
+        write_only=True,
+        required=False,
+        help_text=f"{ALLOWED_HUMAN}. On create, a photo or a prefill_run is required.",
+    )
+    prefill_run = serializers.UUIDField(
+        write_only=True,
+        required=False,
+        help_text="Create only: one of your pre-fill run ids; the listing takes its photo.",
     )
 
     class Meta:
         model = Listing
-        fields = [*EDITABLE_FIELDS, "photo"]
+        fields = [*EDITABLE_FIELDS, "photo", "prefill_run"]
+
+    def validate_prefill_run(self, run_id):
+        run = prefill_run_get_owned(run_id=run_id, user=self.context["request"].user)
+        if run is None:
+            raise serializers.ValidationError("Unknown pre-fill run.")
+        return run
 
     def validate_photo(self, upload):
         try:
@@ -115,19 +129,25 @@ class ListingViewSet(
         return Listing.objects.select_related("seller")
 
     def create(self, request, *args, **kwargs):
-        data = self._validated(ListingWriteSerializer(data=request.data))
-        if "photo" not in data:
-            raise ValidationError({"photo": ["A photo is required."]})
-        photo = data.pop("photo")
+        serializer = ListingWriteSerializer(data=request.data, context={"request": request})
+        data = self._validated(serializer)
+        photo, run = data.pop("photo", None), data.pop("prefill_run", None)
+        if photo is None and run is None:
+            raise ValidationError({"photo": ["A photo or a prefill_run is required."]})
         with _as_drf_errors():
             listing = services.listing_create(
-                seller=request.user, fields=ListingFields(**data), photo=photo
+                seller=request.user, fields=ListingFields(**data), photo=photo, prefill_run=run
             )
         return Response(self._out(listing), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
         listing = self.get_object()
-        data = self._validated(ListingWriteSerializer(listing, data=request.data, partial=True))
+        serializer = ListingWriteSerializer(
+            listing, data=request.data, partial=True, context={"request": request}
+        )
+        data = self._validated(serializer)
+        if "prefill_run" in data:
+            raise ValidationError({"prefill_run": ["Only when creating a listing."]})
         photo = data.pop("photo", None)
         with _as_drf_errors():
             services.listing_update(listing=listing, actor=request.user, changes=data, photo=photo)

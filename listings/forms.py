@@ -1,5 +1,6 @@
 from django import forms
 
+from ai_prefill.selectors import prefill_run_get_owned
 from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
 from marketplace.taxonomy import Category, Condition
 
@@ -69,17 +70,39 @@ class PhotoField(forms.FileField):
 
 
 class ListingForm(forms.ModelForm):
-    photo = PhotoField(required=True)
+    """The Sell and Edit form. On Sell, the photo may come from the seller's AI pre-fill run."""
+
+    photo = PhotoField(required=False)
+    prefill_run = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = Listing
         fields = EDITABLE_FIELDS
         widgets = {"description": forms.Textarea(attrs={"rows": 6})}
 
-    def __init__(self, *args, photo_required: bool = True, **kwargs):
+    def __init__(self, *args, user=None, photo_required: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["photo"].required = photo_required
+        self.user = user
+        self.photo_required = photo_required
         self.fields["price_eur"].widget.attrs.update({"step": "0.01", "min": "0"})
+        if not photo_required:
+            del self.fields["prefill_run"]
+
+    def clean_prefill_run(self):
+        run_id = self.cleaned_data.get("prefill_run")
+        if run_id is None:
+            return None
+        run = prefill_run_get_owned(run_id=run_id, user=self.user)
+        if run is None:
+            raise forms.ValidationError("That AI suggestion is not yours or no longer exists.")
+        return run
+
+    def clean(self):
+        data = super().clean()
+        has_photo = data.get("photo") or data.get("prefill_run")
+        if self.photo_required and not has_photo and "photo" not in self.errors:
+            self.add_error("photo", "Add a photo of the item.")
+        return data
 
     def clean_description(self):
         # Browsers send textarea line breaks as CRLF; store plain newlines.

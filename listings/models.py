@@ -5,6 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from ai_prefill.models import PrefillRun
 from marketplace.taxonomy import Category, Condition
 
 MAX_PRICE_EUR = 1_000_000
@@ -44,6 +45,14 @@ class Listing(models.Model):
     )
     thumbnail = models.ImageField(upload_to=_thumbnail_path, help_text="Small JPEG for lists.")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    prefill_run = models.OneToOneField(
+        PrefillRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="listing",
+        help_text="The AI pre-fill run whose photo and suggestions this listing started from.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     sold_at = models.DateTimeField(null=True, blank=True)

@@ -11,6 +11,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from ai_prefill.models import PrefillRun
 from marketplace.photos import ProcessedPhoto
 
 from .models import Conversation, Listing, Message
@@ -32,17 +33,48 @@ class ListingFields:
     color: str = ""
 
 
-def listing_create(*, seller, fields: ListingFields, photo: ProcessedPhoto) -> Listing:
-    """Store the photo and the listing together: if the row cannot be saved, the files go too."""
-    listing = Listing(seller=seller, **asdict(fields))
+def listing_create(
+    *,
+    seller,
+    fields: ListingFields,
+    photo: ProcessedPhoto | None = None,
+    prefill_run: PrefillRun | None = None,
+) -> Listing:
+    """Store the photo and the listing together: if the row cannot be saved, the files go too.
+
+    The photo is either a fresh upload or the one the seller already gave the AI pre-fill run;
+    in that case the listing is linked to the run and the seller uploads nothing twice.
+    """
+    if prefill_run is not None:
+        _check_run_usable(prefill_run, seller)
+        photo_files = _run_photo_files(prefill_run)
+    elif photo is not None:
+        photo_files = (photo.display, photo.thumbnail)
+    else:
+        raise ValidationError({"photo": "A photo is required."})
+    listing = Listing(seller=seller, prefill_run=prefill_run, **asdict(fields))
     try:
-        _attach_photo(listing, photo)
+        _attach_photo(listing, *photo_files)
         listing.full_clean()
         listing.save()
     except Exception:
         _delete_files(listing.photo.name, listing.thumbnail.name)
         raise
     return listing
+
+
+def _check_run_usable(run: PrefillRun, seller) -> None:
+    if run.user_id != seller.pk:
+        raise PermissionDenied("This AI suggestion belongs to someone else.")
+    if Listing.objects.filter(prefill_run=run).exists():
+        raise ValidationError({"prefill_run": "This photo is already published in a listing."})
+
+
+def _run_photo_files(run: PrefillRun) -> tuple[bytes, bytes]:
+    # The run keeps its private copy (it is the evidence of what the AI saw); the listing gets
+    # a public one.
+    with run.photo.open("rb") as display, run.thumbnail.open("rb") as thumbnail:
+        return display.read(), thumbnail.read()
 
 
 def listing_update(
@@ -57,7 +89,7 @@ def listing_update(
         setattr(listing, name, value)
     try:
         if photo is not None:
-            _attach_photo(listing, photo)
+            _attach_photo(listing, photo.display, photo.thumbnail)
         listing.full_clean()
         listing.save(update_fields=[*changes, *_photo_fields(photo), "updated_at"])
     except Exception:
@@ -133,9 +165,9 @@ def _require_owner(listing: Listing, actor) -> None:
         raise PermissionDenied("Only the seller can change this listing.")
 
 
-def _attach_photo(listing: Listing, photo: ProcessedPhoto) -> None:
-    listing.photo.save("photo.jpg", ContentFile(photo.display), save=False)
-    listing.thumbnail.save("thumb.jpg", ContentFile(photo.thumbnail), save=False)
+def _attach_photo(listing: Listing, display: bytes, thumbnail: bytes) -> None:
+    listing.photo.save("photo.jpg", ContentFile(display), save=False)
+    listing.thumbnail.save("thumb.jpg", ContentFile(thumbnail), save=False)
 
 
 def _new_names(listing: Listing, old_files: tuple[str, str]) -> list[str]:

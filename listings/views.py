@@ -1,6 +1,7 @@
 """The website: browse, detail, contact, inbox, sell and "my listings". Thin: forms parse,
 selectors read, services write."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -98,18 +99,22 @@ def conversation(request, pk: int):
 @login_required
 @require_http_methods(["GET", "POST"])
 def sell(request):
-    form = ListingForm(request.POST or None, request.FILES or None)
+    form = ListingForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             listing = services.listing_create(
-                seller=request.user, fields=form.listing_fields(), photo=form.cleaned_data["photo"]
+                seller=request.user,
+                fields=form.listing_fields(),
+                photo=form.cleaned_data["photo"],
+                prefill_run=form.cleaned_data["prefill_run"],
             )
-        except ValidationError as exc:
+        except (ValidationError, PermissionDenied) as exc:
             form.add_error(None, exc)
         else:
             messages.success(request, "Your listing is live.")
             return redirect(listing)
-    return render(request, "listings/sell.html", {"form": form})
+    context = {"form": form, "prefill_budget_ms": int(settings.AI_PREFILL_BUDGET_SECONDS * 1000)}
+    return render(request, "listings/sell.html", context)
 
 
 @login_required
@@ -124,7 +129,11 @@ def my_listings(request):
 def edit(request, pk: int):
     listing = _owned_listing_or_404(request, pk)
     form = ListingForm(
-        request.POST or None, request.FILES or None, instance=listing, photo_required=False
+        request.POST or None,
+        request.FILES or None,
+        instance=listing,
+        user=request.user,
+        photo_required=False,
     )
     if request.method == "POST" and form.is_valid():
         try:

@@ -10,21 +10,7 @@ import random
 
 from PIL import Image, ImageDraw
 
-COLORS = {
-    "black": (30, 30, 32),
-    "white": (245, 245, 242),
-    "grey": (128, 130, 135),
-    "silver": (190, 192, 198),
-    "red": (200, 35, 40),
-    "blue": (35, 80, 190),
-    "green": (40, 140, 70),
-    "yellow": (240, 200, 30),
-    "orange": (240, 130, 30),
-    "pink": (235, 120, 170),
-    "purple": (120, 60, 160),
-    "brown": (120, 75, 40),
-    "beige": (215, 195, 160),
-}
+from .colors import NAMED_COLORS as COLORS
 
 # Shape families; every category in the demo catalog maps to one of these.
 SHAPES = ("device", "phone", "laptop", "mug", "chair", "shirt", "stroller", "ball", "bike",

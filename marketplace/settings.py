@@ -126,6 +126,45 @@ PHOTO_THUMBNAIL_MAX_SIDE = env.int("PHOTO_THUMBNAIL_MAX_SIDE", default=400)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
+# --- AI pre-fill (ai_prefill) ---------------------------------------------------------------
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+# Any OpenAI-compatible server (Ollama, vLLM, LM Studio) or a local test server; unset: OpenAI.
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
+# "responses" (OpenAI) or "chat" (Chat Completions, better supported by compatible servers).
+OPENAI_API_STYLE = env.str("OPENAI_API_STYLE", default="responses")
+# No key: the offline baseline, so a laptop demo never needs the network.
+AI_PROVIDER = env.str("AI_PROVIDER", default="openai" if OPENAI_API_KEY else "baseline")
+AI_MODEL = env.str("AI_MODEL", default="gpt-4.1-mini")
+AI_PROMPT_NAME = env.str("AI_PROMPT_NAME", default="listing_draft")
+# One provider call; Celery owns the retries (the SDK's are off), so the task's time limits
+# below are this plus a margin and the whole budget adds up.
+AI_REQUEST_TIMEOUT_SECONDS = env.float("AI_REQUEST_TIMEOUT_SECONDS", default=20.0)
+AI_MAX_ATTEMPTS = env.int("AI_MAX_ATTEMPTS", default=4)
+AI_RETRY_BACKOFF_MAX_SECONDS = env.int("AI_RETRY_BACKOFF_MAX_SECONDS", default=30)
+AI_TASK_SOFT_TIME_LIMIT = int(AI_REQUEST_TIMEOUT_SECONDS) + 10
+AI_TASK_TIME_LIMIT = AI_TASK_SOFT_TIME_LIMIT + 10
+# How long the Sell page waits for a draft before handing the seller the empty form.
+AI_PREFILL_BUDGET_SECONDS = env.float("AI_PREFILL_BUDGET_SECONDS", default=15.0)
+# A run stuck queued or running this long (a lost message, a dead worker) is failed by the reaper.
+AI_RUN_STALE_AFTER_SECONDS = env.int("AI_RUN_STALE_AFTER_SECONDS", default=600)
+# Per-seller limits: every call costs money.
+AI_PREFILL_BURST_RATE = env.str("AI_PREFILL_BURST_RATE", default="10/min")
+AI_PREFILL_DAILY_QUOTA = env.int("AI_PREFILL_DAILY_QUOTA", default=100)
+# Image sent to the model: longest side in pixels and JPEG quality (512 suits detail "low").
+AI_IMAGE_MAX_SIDE = env.int("AI_IMAGE_MAX_SIDE", default=512)
+AI_IMAGE_JPEG_QUALITY = env.int("AI_IMAGE_JPEG_QUALITY", default=80)
+# USD per million tokens (input, output), from the providers' price pages; update with them.
+AI_PRICES_USD_PER_MILLION = {
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-5-mini": (0.25, 2.00),
+    "gpt-5-nano": (0.05, 0.40),
+}
+# Uploaded photos of pre-fill runs are private (owner and staff): stored outside MEDIA_ROOT.
+PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "private-media")))
+
 # --- Email ---------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -148,7 +187,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # No REDIS_URL: run tasks in-process, and let their errors surface instead of vanishing.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_TASK_RETRY_ON_WORKER_LOST = True  # a killed child: the task runs again (bounded)
+CELERY_BEAT_SCHEDULE = {
+    "prefill-runs-reap": {"task": "ai_prefill.tasks.prefill_runs_reap_task", "schedule": 60.0},
+}
 
 if REDIS_URL:
     CACHES = {

@@ -1,0 +1,106 @@
+"""POST /api/prefill/ starts a run from a photo; GET /api/prefill/<id>/ tells how it went."""
+
+from django.conf import settings
+from django.db import transaction
+from django.http import FileResponse, Http404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import permissions, serializers, status
+from rest_framework.exceptions import Throttled
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
+
+from .models import PrefillRun
+from .selectors import prefill_run_get_for_user
+from .services import PrefillQuotaExceeded, prefill_run_start
+
+
+class PrefillBurstThrottle(UserRateThrottle):
+    """Short bursts per seller; the daily quota is counted in the database by the service."""
+
+    scope = "prefill_burst"
+
+    def get_rate(self):
+        return settings.AI_PREFILL_BURST_RATE
+
+
+class PrefillUploadSerializer(serializers.Serializer):
+    image = serializers.FileField(help_text=f"{ALLOWED_HUMAN} photo of the item.")
+
+    def validate_image(self, upload):
+        try:
+            return photo_process(upload)
+        except PhotoRejected as exc:
+            raise serializers.ValidationError(exc.message, code=exc.code) from None
+
+
+class PrefillRunSerializer(serializers.ModelSerializer):
+    draft = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+    prompt_version = serializers.CharField(source="prompt_version.label")
+
+    class Meta:
+        model = PrefillRun
+        fields = ["id", "status", "draft", "error", "prompt_version", "model"]
+
+    def get_draft(self, run) -> dict | None:
+        return run.draft if run.status == PrefillRun.Status.SUCCEEDED else None
+
+    def get_error(self, run) -> dict | None:
+        if run.status != PrefillRun.Status.FAILED:
+            return None
+        return {"type": run.error_type, "message": run.error_message}
+
+
+class PrefillCreateView(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+    throttle_classes = [PrefillBurstThrottle]
+
+    @extend_schema(
+        request={"multipart/form-data": PrefillUploadSerializer},
+        responses={
+            202: inline_serializer(
+                "PrefillAccepted",
+                {"id": serializers.UUIDField(), "status": serializers.CharField()},
+            )
+        },
+    )
+    def post(self, request):
+        upload = PrefillUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        try:
+            with transaction.atomic():
+                run = prefill_run_start(user=request.user, photo=upload.validated_data["image"])
+        except PrefillQuotaExceeded as exc:
+            raise Throttled(wait=exc.retry_after, detail=str(exc)) from None
+        return Response({"id": str(run.pk), "status": run.status}, status=status.HTTP_202_ACCEPTED)
+
+
+class PrefillDetailView(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses=PrefillRunSerializer)
+    def get(self, request, run_id):
+        run = prefill_run_get_for_user(run_id=run_id, user=request.user)
+        if run is None:
+            raise Http404
+        return Response(PrefillRunSerializer(run).data)
+
+
+class PrefillPhotoView(APIView):
+    """The run's stored photo, for its owner and staff only (it is not under MEDIA_URL)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={(200, "image/jpeg"): bytes})
+    def get(self, request, run_id):
+        run = prefill_run_get_for_user(run_id=run_id, user=request.user)
+        if run is None:
+            raise Http404
+        thumb = request.query_params.get("size") == "thumb"
+        stored = run.thumbnail if thumb else run.photo
+        response = FileResponse(stored.open("rb"), content_type="image/jpeg")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response

@@ -1,0 +1,250 @@
+"""The worker side of a pre-fill run: claim, call the provider once, record, decide what next.
+
+Exactly-once: a run is claimed by compare-and-swap and carries a claim token and a lease longer
+than the task's hard time limit. Only the holder of the token can finish the run; a duplicate
+delivery waits for the lease instead of calling the provider again; a run whose worker died is
+claimed again once its lease is over, and the lost attempt is written down.
+"""
+
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .errors import ErrorType, ProviderError
+from .image_prep import image_prepare_for_model
+from .models import PrefillAttempt, PrefillRun
+from .providers import ProviderRequest, ProviderResult, provider_get
+
+logger = logging.getLogger(__name__)
+
+Status = PrefillRun.Status
+
+
+@dataclass(frozen=True)
+class ExecuteOutcome:
+    """What the task should do next: nothing (retry_in None), or run again in retry_in seconds."""
+
+    status: str
+    retry_in: float | None = None
+
+
+def prefill_run_execute(*, run_id) -> ExecuteOutcome:
+    token = uuid.uuid4()
+    waiting = _claim(run_id, token)
+    if waiting is not None:
+        return waiting
+    run = PrefillRun.objects.select_related("prompt_version").get(pk=run_id)
+    if run.attempts > settings.AI_MAX_ATTEMPTS:  # workers kept dying on this run
+        error = ProviderError(ErrorType.WORKER_LOST, "Gave up: the worker was lost too often.")
+        return _fail(run, token, error)
+    started = timezone.now()
+    t0 = time.monotonic()
+    try:
+        result, bytes_sent = _call_provider(run)
+    except ProviderError as error:
+        return _after_error(run, token, error, started, _ms_since(t0))
+    except SoftTimeLimitExceeded:
+        error = ProviderError(ErrorType.TIMEOUT, "The task ran out of time.")
+        return _after_error(run, token, error, started, _ms_since(t0))
+    except Exception as exc:  # a bug or a missing file must still end the run, with the reason
+        logger.exception("pre-fill run %s crashed", run_id)
+        error = ProviderError(ErrorType.INTERNAL, f"{type(exc).__name__}: {exc}")
+        return _after_error(run, token, error, started, _ms_since(t0))
+    return _succeed(run, token, result, started, _ms_since(t0), bytes_sent)
+
+
+def _ms_since(t0: float) -> int:
+    return int((time.monotonic() - t0) * 1000)
+
+
+# --- claiming ---------------------------------------------------------------------------------
+
+
+def _claim(run_id, token) -> ExecuteOutcome | None:
+    """None when this worker now owns the run; otherwise what to tell the task."""
+    now = timezone.now()
+    grab = {
+        "status": Status.RUNNING,
+        "claim_token": token,
+        "lease_expires_at": now + timedelta(seconds=settings.AI_TASK_TIME_LIMIT + 5),
+        "attempts": F("attempts") + 1,
+        "started_at": Coalesce(F("started_at"), Value(now, output_field=DateTimeField())),
+    }
+    runs = PrefillRun.objects.filter(pk=run_id)
+    if runs.filter(status=Status.QUEUED).update(**grab):
+        return None
+    if runs.filter(status=Status.RUNNING, lease_expires_at__lt=now).update(**grab):
+        _log_lost_attempt(run_id)
+        return None
+    run = runs.only("status", "lease_expires_at").first()
+    if run is None or run.is_finished:
+        return ExecuteOutcome(status=run.status if run else "missing")
+    # Someone holds a live lease: look again when it ends, without calling the provider.
+    wait = (run.lease_expires_at - now).total_seconds() if run.lease_expires_at else 1.0
+    return ExecuteOutcome(status=run.status, retry_in=max(1.0, wait))
+
+
+def _log_lost_attempt(run_id) -> None:
+    run = PrefillRun.objects.get(pk=run_id)
+    PrefillAttempt.objects.get_or_create(
+        run=run,
+        number=run.attempts - 1,
+        defaults={
+            "started_at": run.started_at or timezone.now(),
+            "latency_ms": 0,
+            "outcome": ErrorType.WORKER_LOST,
+            "error_message": "The worker stopped while running this attempt; lease expired.",
+        },
+    )
+
+
+# --- calling ----------------------------------------------------------------------------------
+
+
+def _call_provider(run: PrefillRun) -> tuple[ProviderResult, int]:
+    with run.photo.open("rb") as stored:
+        image = image_prepare_for_model(
+            stored.read(),
+            max_side=run.params.get("image_max_side", settings.AI_IMAGE_MAX_SIDE),
+            quality=run.params.get("image_jpeg_quality", settings.AI_IMAGE_JPEG_QUALITY),
+        )
+    version = run.prompt_version
+    request = ProviderRequest(
+        image=image,
+        instructions=version.instructions,
+        user_text=version.user_text,
+        model=run.model,
+        params=run.params,
+    )
+    return provider_get(run.provider).generate(request), len(image.jpeg)
+
+
+# --- recording --------------------------------------------------------------------------------
+
+
+def _succeed(run, token, result: ProviderResult, started, latency_ms, bytes_sent) -> ExecuteOutcome:
+    usage = result.usage
+    _log_attempt(run, started, latency_ms, outcome="ok", result=result)
+    finished = _finish(
+        run,
+        token,
+        status=Status.SUCCEEDED,
+        draft=result.draft.model_dump(mode="json"),
+        raw_response=result.raw,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cached_tokens=usage.cached_tokens,
+        cost_usd=estimate_cost_usd(run.model, usage.input_tokens, usage.output_tokens),
+        provider_latency_ms=latency_ms,
+        image_bytes_sent=bytes_sent,
+        error_type="",
+        error_message="",
+    )
+    return ExecuteOutcome(status=Status.SUCCEEDED if finished else "lost")
+
+
+def _after_error(run, token, error: ProviderError, started, latency_ms) -> ExecuteOutcome:
+    _log_attempt(run, started, latency_ms, outcome=error.error_type, error=error)
+    if error.transient and run.attempts < settings.AI_MAX_ATTEMPTS:
+        requeued = _finish(
+            run,
+            token,
+            status=Status.QUEUED,
+            lease_expires_at=None,
+            error_type=error.error_type,
+            error_message=error.message,
+            raw_response=error.raw,
+            provider_latency_ms=latency_ms,
+        )
+        if requeued:
+            return ExecuteOutcome(Status.QUEUED, retry_in=retry_delay(run.attempts, error))
+        return ExecuteOutcome(status="lost")
+    return _fail(run, token, error, provider_latency_ms=latency_ms)
+
+
+def _fail(run, token, error: ProviderError, **extra) -> ExecuteOutcome:
+    finished = _finish(
+        run,
+        token,
+        status=Status.FAILED,
+        error_type=error.error_type,
+        error_message=error.message,
+        raw_response=error.raw,
+        **extra,
+    )
+    return ExecuteOutcome(status=Status.FAILED if finished else "lost")
+
+
+def _finish(run, token, *, status, **fields) -> bool:
+    """Write the outcome only if this worker still holds the claim (compare-and-swap)."""
+    if status in PrefillRun.TERMINAL:
+        fields.update(finished_at=timezone.now(), lease_expires_at=None)
+    written = PrefillRun.objects.filter(pk=run.pk, status=Status.RUNNING, claim_token=token).update(
+        status=status, claim_token=None, **fields
+    )
+    if not written:
+        logger.warning("pre-fill run %s: claim lost before finishing; result dropped", run.pk)
+    return bool(written)
+
+
+def _log_attempt(run, started, latency_ms, *, outcome, result=None, error=None) -> None:
+    PrefillAttempt.objects.update_or_create(
+        run=run,
+        number=run.attempts,
+        defaults={
+            "started_at": started,
+            "latency_ms": latency_ms,
+            "outcome": outcome,
+            "error_message": error.message if error else "",
+            "http_status": (result.http_status if result else error.http_status),
+            "raw_response": result.raw if result else error.raw,
+            "input_tokens": result.usage.input_tokens if result else None,
+            "output_tokens": result.usage.output_tokens if result else None,
+        },
+    )
+
+
+def retry_delay(attempt: int, error: ProviderError) -> float:
+    """Exponential backoff with jitter, never sooner than the provider's Retry-After."""
+    backoff = min(settings.AI_RETRY_BACKOFF_MAX_SECONDS, 2 ** (attempt - 1))
+    jittered = backoff * random.uniform(0.5, 1.5)
+    return max(jittered, error.retry_after or 0.0)
+
+
+def estimate_cost_usd(model: str, input_tokens, output_tokens) -> Decimal | None:
+    prices = settings.AI_PRICES_USD_PER_MILLION.get(model)
+    if prices is None or input_tokens is None or output_tokens is None:
+        return None
+    input_price, output_price = prices
+    cost = (input_tokens * input_price + output_tokens * output_price) / 1_000_000
+    return Decimal(str(round(cost, 6)))
+
+
+# --- reaping ----------------------------------------------------------------------------------
+
+
+def prefill_runs_reap() -> int:
+    """Fail runs nobody is working on any more (a lost message, a worker dead past its lease)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.AI_RUN_STALE_AFTER_SECONDS)
+    stale = PrefillRun.objects.filter(created_at__lt=cutoff).filter(
+        status__in=[Status.QUEUED, Status.RUNNING]
+    )
+    stale = stale.exclude(status=Status.RUNNING, lease_expires_at__gte=timezone.now())
+    return stale.update(
+        status=Status.FAILED,
+        error_type=ErrorType.WORKER_LOST,
+        error_message="No worker finished this run in time (lost message or dead worker).",
+        finished_at=timezone.now(),
+        claim_token=None,
+        lease_expires_at=None,
+    )

@@ -1,0 +1,105 @@
+"""Prompt files -> immutable PromptVersion rows, and the production label.
+
+A prompt file (prompts/<name>.toml) holds `description`, `instructions`, `user_text` and a
+`[params]` table. Its identity is the hash of everything that reaches the model, including the
+draft schema, so "which prompt produced this?" always has one exact answer.
+"""
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from .models import PromptLabel, PromptVersion
+from .schema import draft_schema_hash
+
+PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
+
+
+@dataclass(frozen=True)
+class PromptFile:
+    name: str
+    description: str
+    instructions: str
+    user_text: str
+    params: dict
+    path: str
+
+    def content_hash(self, schema_hash: str) -> str:
+        payload = {
+            "instructions": self.instructions,
+            "user_text": self.user_text,
+            "params": self.params,
+            "schema": schema_hash,
+        }
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def prompt_files_read(directory: Path = PROMPTS_DIR) -> list[PromptFile]:
+    return [_read(path) for path in sorted(directory.glob("*.toml"))]
+
+
+def _read(path: Path) -> PromptFile:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return PromptFile(
+        name=path.stem,
+        description=data.get("description", "").strip(),
+        instructions=data["instructions"].strip(),
+        user_text=data["user_text"].strip(),
+        params=dict(data.get("params", {})),
+        path=str(path.relative_to(PROMPTS_DIR.parent.parent)),
+    )
+
+
+@transaction.atomic
+def prompt_versions_sync(directory: Path = PROMPTS_DIR) -> list[PromptVersion]:
+    """Register every prompt file's current content; label production if nothing is yet."""
+    schema_hash = draft_schema_hash()
+    versions = []
+    for prompt in prompt_files_read(directory):
+        version, _ = PromptVersion.objects.get_or_create(
+            content_hash=prompt.content_hash(schema_hash),
+            defaults={
+                "name": prompt.name,
+                "instructions": prompt.instructions,
+                "user_text": prompt.user_text,
+                "params": prompt.params,
+                "schema_hash": schema_hash,
+                "description": prompt.description,
+                "source_path": prompt.path,
+            },
+        )
+        versions.append(version)
+    _label_production_if_unset(versions)
+    return versions
+
+
+def _label_production_if_unset(versions: list[PromptVersion]) -> None:
+    if PromptLabel.objects.filter(name=PromptLabel.PRODUCTION).exists():
+        return
+    default = next((v for v in versions if v.name == settings.AI_PROMPT_NAME), None)
+    if default is not None:
+        PromptLabel.objects.create(name=PromptLabel.PRODUCTION, version=default)
+
+
+def prompt_version_production() -> PromptVersion:
+    """The version the product uses by default; registers the files on a fresh database."""
+    label = (
+        PromptLabel.objects.select_related("version").filter(name=PromptLabel.PRODUCTION).first()
+    )
+    if label is None:
+        prompt_versions_sync()
+        label = PromptLabel.objects.select_related("version").get(name=PromptLabel.PRODUCTION)
+    return label.version
+
+
+def prompt_label_move(*, label: str, version: PromptVersion, user=None) -> PromptLabel:
+    obj, _ = PromptLabel.objects.update_or_create(
+        name=label, defaults={"version": version, "moved_by": user}
+    )
+    return obj

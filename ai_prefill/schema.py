@@ -1,0 +1,42 @@
+"""The listing draft: the one contract between the model and the Sell form.
+
+Its JSON schema is what the provider enforces (strict structured outputs), so every property is
+required; optional values are nullable instead. Categories and conditions are enums taken from
+the taxonomy. Change the schema on purpose: its hash is part of every prompt version.
+"""
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from marketplace.taxonomy import Category, Condition
+
+CategorySlug = Literal[tuple(Category.values)]  # type: ignore[valid-type]
+ConditionSlug = Literal[tuple(Condition.values)]  # type: ignore[valid-type]
+
+DRAFT_FIELDS = ("title", "description", "category", "condition", "brand", "color", "price_eur")
+
+
+class ListingDraft(BaseModel):
+    """What the model suggests for a listing, from one photo."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(description="Short listing title a buyer would search for, max 80 chars.")
+    description: str = Field(description="2-4 honest sentences about the item as seen.")
+    category: CategorySlug = Field(description="Category slug.")
+    condition: ConditionSlug = Field(description="Condition slug, judged from the photo.")
+    brand: str | None = Field(description="Brand if visible or certain, else null.")
+    color: str | None = Field(description="Main colour in plain English, e.g. 'blue'.")
+    price_eur: float | None = Field(description="Fair second-hand asking price in EUR, or null.")
+
+
+def draft_schema() -> dict:
+    return ListingDraft.model_json_schema()
+
+
+def draft_schema_hash() -> str:
+    canonical = json.dumps(draft_schema(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -1,0 +1,28 @@
+"""Celery tasks of the AI pre-fill: thin; the decisions live in execution.py."""
+
+from celery import shared_task
+from django.conf import settings
+
+from .execution import prefill_run_execute, prefill_runs_reap
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    retry_on_worker_lost=True,
+    # Retries count provider attempts plus lease waits; the run's own attempt counter is the
+    # real bound (AI_MAX_ATTEMPTS), this only stops a task that loops for another reason.
+    max_retries=settings.AI_MAX_ATTEMPTS + 6,
+    soft_time_limit=settings.AI_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.AI_TASK_TIME_LIMIT,
+)
+def prefill_run_process(self, run_id: str) -> str:
+    outcome = prefill_run_execute(run_id=run_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task
+def prefill_runs_reap_task() -> int:
+    return prefill_runs_reap()

@@ -1,0 +1,177 @@
+// The Sell page: photo first, then the AI pre-fill fills the details the seller has not touched.
+// Every failure ends in the same place: a usable form the seller can finish by hand.
+(() => {
+  "use strict";
+
+  const form = document.getElementById("sell-form");
+  if (!form) return;
+  const photoInput = document.getElementById("id_photo");
+  const runInput = document.getElementById("id_prefill_run");
+  const preview = document.getElementById("photo-preview");
+  const statusBox = document.getElementById("prefill-status");
+  const createUrl = form.dataset.prefillUrl;
+  const budgetMs = Number(form.dataset.budgetMs || 15000);
+  const lateWindowMs = Number(form.dataset.lateWindowMs || 120000);
+  const pollMs = Number(form.dataset.pollMs || 700);
+  const csrfToken = form.querySelector("[name=csrfmiddlewaretoken]").value;
+  const DRAFT_FIELDS = ["title", "description", "category", "condition", "brand", "color", "price_eur"];
+
+  let currentRun = null; // only the latest photo's run may fill the form
+  let startedAt = 0;
+  let tick = null;
+
+  // A field the seller typed in or chose is theirs: suggestions never overwrite it.
+  for (const name of DRAFT_FIELDS) {
+    const input = fieldInput(name);
+    if (!input) continue;
+    const markTouched = () => {
+      input.dataset.touched = "1";
+      fieldBox(name).classList.remove("suggested");
+    };
+    input.addEventListener("input", markTouched);
+    input.addEventListener("change", markTouched);
+  }
+
+  photoInput.addEventListener("change", () => {
+    const file = photoInput.files[0];
+    if (!file) { preview.hidden = true; return; }
+    preview.src = URL.createObjectURL(file);
+    preview.hidden = false;
+    runInput.value = "";
+    clearPhotoError();
+    startPrefill(file);
+  });
+
+  // The photo already went to the server with the pre-fill: do not upload it a second time.
+  form.addEventListener("submit", () => {
+    if (runInput.value) photoInput.disabled = true;
+  });
+
+  async function startPrefill(file) {
+    const body = new FormData();
+    body.append("image", file);
+    showStatus("working", "Reading your photo… the details will appear here in a few seconds.");
+    startedAt = Date.now();
+    startTicker();
+    let response;
+    try {
+      response = await fetch(createUrl, {
+        method: "POST", body, credentials: "same-origin",
+        headers: { "X-CSRFToken": csrfToken, Accept: "application/json" },
+      });
+    } catch (err) {
+      return giveUp("We could not reach Trova to suggest details. Please fill in the form yourself.");
+    }
+    const data = await response.json().catch(() => ({}));
+    if (response.status === 202) {
+      currentRun = data.id;
+      runInput.value = data.id;
+      return poll(data.id);
+    }
+    if (response.status === 400 && data.image) {
+      setPhotoError(data.image.join(" "));
+      return giveUp("This photo cannot be used. Please choose another one.");
+    }
+    if (response.status === 429) {
+      return giveUp((data.detail || "AI suggestions are paused for you for now.") + " Please fill in the form yourself.");
+    }
+    giveUp("AI suggestions are not available right now. Please fill in the form yourself.");
+  }
+
+  async function poll(runId) {
+    while (currentRun === runId) {
+      const elapsed = Date.now() - startedAt;
+      if (elapsed > budgetMs && !statusBox.classList.contains("late")) {
+        showStatus("late", "This is taking longer than usual. Go ahead and fill in the details; " +
+          "if the suggestion still arrives, it fills only the fields you left empty.");
+      }
+      if (elapsed > lateWindowMs) return stopTicker();
+      await sleep(pollMs);
+      let run;
+      try {
+        const response = await fetch(`${createUrl}${runId}/`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+        if (!response.ok) continue;
+        run = await response.json();
+      } catch (err) {
+        continue; // a blip on the network: try again on the next tick
+      }
+      if (currentRun !== runId) return;
+      if (run.status === "succeeded") return applyDraft(run.draft);
+      if (run.status === "failed") {
+        return giveUp("We could not suggest details for this photo this time. Please fill in the form; your photo is kept.");
+      }
+    }
+  }
+
+  function applyDraft(draft) {
+    stopTicker();
+    let filled = 0;
+    for (const name of DRAFT_FIELDS) {
+      const value = draft[name];
+      const input = fieldInput(name);
+      if (!input || value === null || value === undefined || value === "") continue;
+      if (input.dataset.touched === "1" || (input.value && input.value !== input.dataset.suggested)) continue;
+      const text = name === "price_eur" ? Number(value).toFixed(2) : String(value);
+      if (input.tagName === "SELECT" && ![...input.options].some((o) => o.value === text)) continue;
+      input.value = input.maxLength > 0 ? text.slice(0, input.maxLength) : text;
+      input.dataset.suggested = input.value;
+      fieldBox(name).classList.add("suggested");
+      filled += 1;
+    }
+    showStatus("done", filled
+      ? `Suggested ${filled} field${filled === 1 ? "" : "s"} from your photo (marked “AI suggestion”). Check and correct them before you publish.`
+      : "We could not suggest anything useful for this photo. Please fill in the form.");
+  }
+
+  function giveUp(message) {
+    stopTicker();
+    currentRun = null; // stop polling; a failed run's id stays in the form: its photo is kept
+    showStatus("failed", message);
+  }
+
+  function startTicker() {
+    stopTicker();
+    const bar = statusBox.querySelector("progress");
+    tick = setInterval(() => {
+      if (bar) bar.value = Math.min(1, (Date.now() - startedAt) / budgetMs);
+    }, 200);
+  }
+
+  function stopTicker() {
+    if (tick) clearInterval(tick);
+    tick = null;
+    const bar = statusBox.querySelector("progress");
+    if (bar) bar.hidden = true;
+  }
+
+  function showStatus(state, message) {
+    statusBox.hidden = false;
+    statusBox.className = `prefill-status ${state}`;
+    statusBox.querySelector(".message").textContent = message;
+    const bar = statusBox.querySelector("progress");
+    bar.hidden = state !== "working" && state !== "late";
+  }
+
+  function setPhotoError(message) {
+    const box = fieldBox("photo");
+    box.classList.add("has-error");
+    let p = box.querySelector(".error.js");
+    if (!p) {
+      p = document.createElement("p");
+      p.className = "error js";
+      p.setAttribute("role", "alert");
+      box.appendChild(p);
+    }
+    p.textContent = message;
+  }
+
+  function clearPhotoError() {
+    const box = fieldBox("photo");
+    box.classList.remove("has-error");
+    box.querySelectorAll(".error").forEach((p) => p.remove());
+  }
+
+  function fieldInput(name) { return form.querySelector(`[name="${name}"]`); }
+  function fieldBox(name) { return form.querySelector(`[data-field="${name}"]`); }
+  function sleep(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
+})();
