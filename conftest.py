@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from marketplace.celery import app as celery_app
+from tests.fake_openai import FakeOpenAI
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +25,29 @@ def _celery_in_process(request):
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(scope="session")
+def _fake_openai_server():
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_openai(_fake_openai_server, settings):
+    """A local server speaking the OpenAI protocol, with the app configured to use it.
+
+    Script it per test: `fake_openai.script(Behaviour.rate_limited(), Behaviour.success())`.
+    """
+    server = _fake_openai_server
+    server.reset()
+    server.latency = 0.0
+    settings.AI_PROVIDER = "openai"
+    settings.OPENAI_BASE_URL = server.base_url
+    settings.OPENAI_API_KEY = "test-key"
+    settings.OPENAI_API_STYLE = "responses"
+    yield server
+    server.reset()
 
 
 def _persona(django_user_model, username: str, **extra):
