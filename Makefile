@@ -14,11 +14,16 @@ run: $(VENV)/.runtime
 	@echo "Trova on http://127.0.0.1:8000  (admin: create one with 'make superuser')"
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
+# The whole suite, integration tests included, runs against a real PostgreSQL and Redis (this
+# machine's by default; set DATABASE_URL / REDIS_URL to use others). No test may be skipped.
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/trova
+REDIS_URL ?= redis://127.0.0.1:6379/15
+
 test: $(VENV)/.dev chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(RUN_ENV) $(PY) manage.py makemigrations --check --dry-run
-	TROVA_NO_SKIPS=1 $(VENV)/bin/pytest
+	DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) TROVA_NO_SKIPS=1 $(VENV)/bin/pytest
 
 superuser: $(VENV)/.runtime
 	$(RUN_ENV) $(PY) manage.py createsuperuser

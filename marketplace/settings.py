@@ -141,8 +141,10 @@ AI_PROMPT_NAME = env.str("AI_PROMPT_NAME", default="listing_draft")
 AI_REQUEST_TIMEOUT_SECONDS = env.float("AI_REQUEST_TIMEOUT_SECONDS", default=20.0)
 AI_MAX_ATTEMPTS = env.int("AI_MAX_ATTEMPTS", default=4)
 AI_RETRY_BACKOFF_MAX_SECONDS = env.int("AI_RETRY_BACKOFF_MAX_SECONDS", default=30)
-AI_TASK_SOFT_TIME_LIMIT = int(AI_REQUEST_TIMEOUT_SECONDS) + 10
-AI_TASK_TIME_LIMIT = AI_TASK_SOFT_TIME_LIMIT + 10
+AI_TASK_SOFT_TIME_LIMIT = env.int(
+    "AI_TASK_SOFT_TIME_LIMIT", default=int(AI_REQUEST_TIMEOUT_SECONDS) + 10
+)
+AI_TASK_TIME_LIMIT = env.int("AI_TASK_TIME_LIMIT", default=AI_TASK_SOFT_TIME_LIMIT + 10)
 # How long the Sell page waits for a draft before handing the seller the empty form.
 AI_PREFILL_BUDGET_SECONDS = env.float("AI_PREFILL_BUDGET_SECONDS", default=15.0)
 # A run stuck queued or running this long (a lost message, a dead worker) is failed by the reaper.
@@ -183,7 +185,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 # Must exceed the hard time limit and the longest retry countdown, or Redis redelivers a task
 # that is still running (https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+}
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 # No REDIS_URL: run tasks in-process, and let their errors surface instead of vanishing.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True

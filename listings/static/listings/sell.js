@@ -80,12 +80,7 @@
 
   async function poll(runId) {
     while (currentRun === runId) {
-      const elapsed = Date.now() - startedAt;
-      if (elapsed > budgetMs && !statusBox.classList.contains("late")) {
-        showStatus("late", "This is taking longer than usual. Go ahead and fill in the details; " +
-          "if the suggestion still arrives, it fills only the fields you left empty.");
-      }
-      if (elapsed > lateWindowMs) return stopTicker();
+      if (Date.now() - startedAt > lateWindowMs) return stopTicker();
       await sleep(pollMs);
       let run;
       try {
@@ -133,7 +128,13 @@
     stopTicker();
     const bar = statusBox.querySelector("progress");
     tick = setInterval(() => {
-      if (bar) bar.value = Math.min(1, (Date.now() - startedAt) / budgetMs);
+      const elapsed = Date.now() - startedAt;
+      if (bar) bar.value = Math.min(1, elapsed / budgetMs);
+      // Past the budget the seller gets the form to themselves; a late draft only fills blanks.
+      if (elapsed > budgetMs && statusBox.classList.contains("working")) {
+        showStatus("late", "This is taking longer than usual. Go ahead and fill in the details; " +
+          "if the suggestion still arrives, it fills only the fields you left empty.");
+      }
     }, 200);
   }
 
