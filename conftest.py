@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from marketplace.celery import app as celery_app
@@ -13,6 +14,11 @@ from tests.fake_openai import FakeOpenAI
 def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PRIVATE_MEDIA_ROOT = tmp_path / "private-media"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -52,8 +52,13 @@ def _read(path: Path) -> PromptFile:
         instructions=data["instructions"].strip(),
         user_text=data["user_text"].strip(),
         params=dict(data.get("params", {})),
-        path=str(path.relative_to(PROMPTS_DIR.parent.parent)),
+        path=_display_path(path),
     )
+
+
+def _display_path(path: Path) -> str:
+    repo = PROMPTS_DIR.parent.parent
+    return str(path.relative_to(repo)) if path.is_relative_to(repo) else str(path)
 
 
 @transaction.atomic

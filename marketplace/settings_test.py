@@ -15,3 +15,5 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
+# Throttle counters and other cache entries must not leak between tests (or test runs).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -5,6 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from ai_prefill.tests.factories import start_run
 from listings.models import Listing
 from listings.tests.factories import ListingFactory
 from marketplace.sample_images import render_item
@@ -145,3 +146,17 @@ def test_schema_and_docs_are_served(api):
     assert "/api/listings/" in schema.json()["paths"]
     docs = api.get("/api/docs/")
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()
+
+
+def test_create_from_a_prefill_run_takes_its_photo_and_links_it(seller, other_seller):
+    run = start_run(seller)
+    body = {**NEW_LISTING, "prefill_run": str(run.pk)}
+    response = _as(other_seller).post("/api/listings/", body, format="multipart")
+    assert response.status_code == 400 and "prefill_run" in response.json()
+    response = _as(seller).post("/api/listings/", body, format="multipart")
+    assert response.status_code == 201, response.content
+    listing = Listing.objects.get()
+    assert listing.prefill_run == run
+    assert listing.photo.read() == run.photo.open("rb").read()
+    again = _as(seller).post("/api/listings/", body, format="multipart")
+    assert again.status_code == 400 and "already published" in str(again.json())

@@ -1,0 +1,93 @@
+"""POST /api/prefill/ and GET /api/prefill/<id>/ by persona, with limits and bad photos."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from ai_prefill.models import PrefillRun
+from ai_prefill.tests.factories import start_run
+from marketplace.sample_images import render_item
+from tests.fake_openai import Behaviour
+
+pytestmark = pytest.mark.django_db
+
+
+def _photo():
+    return SimpleUploadedFile("item.jpg", render_item(shape="mug", color="red"), "image/jpeg")
+
+
+def test_upload_answers_202_with_the_run_id(client_for, seller):
+    response = client_for(seller).post("/api/prefill/", {"image": _photo()})
+    assert response.status_code == 202
+    run = PrefillRun.objects.get()
+    assert response.json() == {"id": str(run.pk), "status": "queued"}
+    assert run.user == seller and run.photo.storage.exists(run.photo.name)
+
+
+def test_anonymous_cannot_start_or_read(anon_client, seller):
+    assert anon_client.post("/api/prefill/", {"image": _photo()}).status_code in (401, 403)
+    run = start_run(seller)
+    assert anon_client.get(f"/api/prefill/{run.pk}/").status_code in (401, 403)
+    assert anon_client.get(f"/api/prefill/{run.pk}/photo/").status_code in (401, 403)
+
+
+def test_only_owner_and_staff_read_a_run(client_for, seller, other_seller, staff):
+    run = start_run(seller)
+    assert client_for(other_seller).get(f"/api/prefill/{run.pk}/").status_code == 404
+    assert client_for(other_seller).get(f"/api/prefill/{run.pk}/photo/").status_code == 404
+    assert client_for(seller).get(f"/api/prefill/{run.pk}/").status_code == 200
+    assert client_for(staff).get(f"/api/prefill/{run.pk}/").status_code == 200
+    photo = client_for(seller).get(f"/api/prefill/{run.pk}/photo/")
+    assert photo.status_code == 200 and photo["Content-Type"] == "image/jpeg"
+
+
+def test_run_photos_are_not_under_media_url(seller, settings):
+    run = start_run(seller)
+    assert str(settings.PRIVATE_MEDIA_ROOT) in run.photo.path
+    assert str(settings.MEDIA_ROOT) not in run.photo.path
+    with pytest.raises(ValueError):
+        _ = run.photo.url
+
+
+def test_bad_photo_is_a_400_and_leaves_nothing(client_for, seller, settings):
+    bad = SimpleUploadedFile("fake.jpg", b"just text, not an image", "image/jpeg")
+    response = client_for(seller).post("/api/prefill/", {"image": bad})
+    assert response.status_code == 400
+    assert "not an image" in response.json()["image"][0]
+    assert not PrefillRun.objects.exists()
+    assert not settings.PRIVATE_MEDIA_ROOT.exists() or not any(
+        p.is_file() for p in settings.PRIVATE_MEDIA_ROOT.rglob("*")
+    )
+
+
+def test_missing_image_is_a_400(client_for, seller):
+    response = client_for(seller).post("/api/prefill/", {})
+    assert response.status_code == 400 and "image" in response.json()
+
+
+def test_burst_limit_answers_429(client_for, seller, settings):
+    settings.AI_PREFILL_BURST_RATE = "2/min"
+    client = client_for(seller)
+    codes = [client.post("/api/prefill/", {"image": _photo()}).status_code for _ in range(3)]
+    assert codes == [202, 202, 429]
+    assert PrefillRun.objects.count() == 2
+
+
+def test_daily_quota_answers_429_with_a_clear_message(client_for, seller, other_seller, settings):
+    settings.AI_PREFILL_DAILY_QUOTA = 1
+    assert client_for(seller).post("/api/prefill/", {"image": _photo()}).status_code == 202
+    response = client_for(seller).post("/api/prefill/", {"image": _photo()})
+    assert response.status_code == 429
+    assert "today's 1 AI suggestions" in response.json()["detail"]
+    assert int(response["Retry-After"]) > 0
+    assert client_for(other_seller).post("/api/prefill/", {"image": _photo()}).status_code == 202
+
+
+def test_failed_run_shows_the_error(
+    client_for, seller, fake_openai, django_capture_on_commit_callbacks
+):
+    fake_openai.script(Behaviour.refusal("No."))
+    with django_capture_on_commit_callbacks(execute=True):
+        run = start_run(seller)
+    body = client_for(seller).get(f"/api/prefill/{run.pk}/").json()
+    assert body["status"] == "failed" and body["draft"] is None
+    assert body["error"] == {"type": "refusal", "message": "No."}
