@@ -113,7 +113,11 @@ def sell(request):
         else:
             messages.success(request, "Your listing is live.")
             return redirect(listing)
-    context = {"form": form, "prefill_budget_ms": int(settings.AI_PREFILL_BUDGET_SECONDS * 1000)}
+    context = {
+        "form": form,
+        "kept_run": form.cleaned_data.get("prefill_run") if form.is_bound else None,
+        "prefill_budget_ms": int(settings.AI_PREFILL_BUDGET_SECONDS * 1000),
+    }
     return render(request, "listings/sell.html", context)
 
 

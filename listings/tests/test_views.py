@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from ai_prefill.tests.factories import start_run
 from listings.models import Conversation, Listing
 from listings.tests.factories import ConversationFactory, ListingFactory, MessageFactory
 from marketplace.sample_images import render_item
@@ -201,3 +202,17 @@ def test_staff_manage_listings_and_messages_in_admin(client_for, staff, seller):
 
 def test_non_staff_cannot_reach_admin(client_for, seller):
     assert client_for(seller).get("/admin/listings/listing/").status_code == 302
+
+
+def test_sell_form_error_keeps_the_photo_of_the_prefill_run(client_for, seller):
+    run = start_run(seller)
+    response = client_for(seller).post(
+        "/sell/",
+        {"prefill_run": str(run.pk), "title": "", "description": "x", "category": "bikes",
+         "condition": "good", "price_eur": "5"},
+    )  # fmt: skip
+    page = response.content.decode()
+    assert response.status_code == 200 and not Listing.objects.exists()
+    assert "Your photo is kept" in page
+    assert f"/api/prefill/{run.pk}/photo/?size=thumb" in page
+    assert f'value="{run.pk}"' in page

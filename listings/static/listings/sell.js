@@ -39,12 +39,15 @@
     preview.hidden = false;
     runInput.value = "";
     clearPhotoError();
+    clearStaleSuggestions();
     startPrefill(file);
   });
 
   // The photo already went to the server with the pre-fill: do not upload it a second time.
-  form.addEventListener("submit", () => {
-    if (runInput.value) photoInput.disabled = true;
+  // (Dropping it from the submitted data, rather than disabling the input, survives the
+  // back-button cache.)
+  form.addEventListener("formdata", (event) => {
+    if (runInput.value) event.formData.delete("photo");
   });
 
   async function startPrefill(file) {
@@ -118,6 +121,17 @@
       : "We could not suggest anything useful for this photo. Please fill in the form.");
   }
 
+  // A new photo makes the previous photo's suggestions meaningless; the seller's own text stays.
+  function clearStaleSuggestions() {
+    for (const name of DRAFT_FIELDS) {
+      const input = fieldInput(name);
+      if (!input || input.dataset.suggested === undefined) continue;
+      if (input.value === input.dataset.suggested) input.value = "";
+      delete input.dataset.suggested;
+      fieldBox(name).classList.remove("suggested");
+    }
+  }
+
   function giveUp(message) {
     stopTicker();
     currentRun = null; // stop polling; a failed run's id stays in the form: its photo is kept
@@ -133,7 +147,7 @@
       // Past the budget the seller gets the form to themselves; a late draft only fills blanks.
       if (elapsed > budgetMs && statusBox.classList.contains("working")) {
         showStatus("late", "This is taking longer than usual. Go ahead and fill in the details; " +
-          "if the suggestion still arrives, it fills only the fields you left empty.");
+          "if the suggestion still arrives, it fills only the fields you have not touched.");
       }
     }, 200);
   }
