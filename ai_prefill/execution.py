@@ -96,6 +96,7 @@ def _claim(run_id, token) -> ExecuteOutcome | None:
 
 def _log_lost_attempt(run_id) -> None:
     run = PrefillRun.objects.get(pk=run_id)
+    logger.warning("pre-fill run %s: attempt %s was lost with its worker", run_id, run.attempts - 1)
     PrefillAttempt.objects.get_or_create(
         run=run,
         number=run.attempts - 1,
@@ -118,6 +119,8 @@ def _call_provider(run: PrefillRun) -> tuple[ProviderResult, int]:
             max_side=run.params.get("image_max_side", settings.AI_IMAGE_MAX_SIDE),
             quality=run.params.get("image_jpeg_quality", settings.AI_IMAGE_JPEG_QUALITY),
         )
+    provider = provider_get(run.provider)
+    run.params = {**run.params, **provider.describe()}  # written with the outcome
     version = run.prompt_version
     request = ProviderRequest(
         image=image,
@@ -126,7 +129,7 @@ def _call_provider(run: PrefillRun) -> tuple[ProviderResult, int]:
         model=run.model,
         params=run.params,
     )
-    return provider_get(run.provider).generate(request), len(image.jpeg)
+    return provider.generate(request), len(image.jpeg)
 
 
 # --- recording --------------------------------------------------------------------------------
@@ -187,6 +190,7 @@ def _fail(run, token, error: ProviderError, **extra) -> ExecuteOutcome:
 
 def _finish(run, token, *, status, **fields) -> bool:
     """Write the outcome only if this worker still holds the claim (compare-and-swap)."""
+    fields["params"] = run.params
     if status in PrefillRun.TERMINAL:
         fields.update(finished_at=timezone.now(), lease_expires_at=None)
     written = PrefillRun.objects.filter(pk=run.pk, status=Status.RUNNING, claim_token=token).update(

@@ -51,17 +51,15 @@ def prefill_run_start(*, user, photo: ProcessedPhoto) -> PrefillRun:
 
 
 def _run_params(prompt_params: dict) -> dict:
-    """Everything besides prompt text and image that shapes the answer, as recorded on the run."""
-    params = {
+    """What shapes the answer besides prompt text and image, fixed when the run is queued.
+
+    The worker adds the endpoint it actually used (API style, base URL, timeout) when it runs.
+    """
+    return {
         **prompt_params,
         "image_max_side": settings.AI_IMAGE_MAX_SIDE,
         "image_jpeg_quality": settings.AI_IMAGE_JPEG_QUALITY,
-        "timeout_s": settings.AI_REQUEST_TIMEOUT_SECONDS,
     }
-    if settings.AI_PROVIDER == "openai":
-        params["api_style"] = settings.OPENAI_API_STYLE
-        params["base_url"] = settings.OPENAI_BASE_URL or "https://api.openai.com/v1"
-    return params
 
 
 def _check_daily_quota(user) -> None:

@@ -17,6 +17,9 @@ EAGER_MAX_WAIT_SECONDS = 2.0
     # Retries count provider attempts plus lease waits; the run's own attempt counter is the
     # real bound (AI_MAX_ATTEMPTS), this only stops a task that loops for another reason.
     max_retries=settings.AI_MAX_ATTEMPTS + 6,
+    # retry_on_worker_lost sends the task again after this delay (Celery's default is 180 s).
+    # No need to wait here: the new delivery finds the dead attempt's lease and waits for it.
+    default_retry_delay=1,
     soft_time_limit=settings.AI_TASK_SOFT_TIME_LIMIT,
     time_limit=settings.AI_TASK_TIME_LIMIT,
 )

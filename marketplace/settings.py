@@ -185,8 +185,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 # Must exceed the hard time limit and the longest retry countdown, or Redis redelivers a task
 # that is still running (https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html).
+# 300 s: above the pre-fill task's hard limit plus its longest retry countdown (a lease wait or
+# the backoff cap), yet a message held by a worker that died whole comes back within minutes.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300)
 }
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 # No REDIS_URL: run tasks in-process, and let their errors surface instead of vanishing.

@@ -32,6 +32,10 @@ class ProviderResult:
 class Provider(Protocol):
     name: str
 
+    def describe(self) -> dict:
+        """How this provider is reached, recorded in the run's params (never secrets)."""
+        ...
+
     def generate(self, request: ProviderRequest) -> ProviderResult:
         """Return a validated draft, or raise ai_prefill.errors.ProviderError."""
         ...

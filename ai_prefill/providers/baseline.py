@@ -25,6 +25,9 @@ BACKGROUND_DISTANCE = 40  # per-channel sum below which a pixel counts as backgr
 class BaselineProvider:
     name = "baseline"
 
+    def describe(self) -> dict:
+        return {}
+
     def generate(self, request: ProviderRequest) -> ProviderResult:
         color = dominant_item_color(request.image.jpeg)
         draft = ListingDraft(

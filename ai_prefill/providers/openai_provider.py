@@ -25,10 +25,18 @@ class OpenAIProvider:
         if api_style not in ("responses", "chat"):
             raise ValueError("OPENAI_API_STYLE must be 'responses' or 'chat'.")
         self.api_style = api_style
+        self.timeout = timeout
         # max_retries=0: the Celery task owns retries, so one call never outlives its time limit.
         self.client = openai.OpenAI(
             api_key=api_key or "no-key", base_url=base_url, timeout=timeout, max_retries=0
         )
+
+    def describe(self) -> dict:
+        return {
+            "api_style": self.api_style,
+            "base_url": str(self.client.base_url),
+            "timeout_s": self.timeout,
+        }
 
     def generate(self, request: ProviderRequest) -> ProviderResult:
         call = self._call_responses if self.api_style == "responses" else self._call_chat

@@ -1,0 +1,183 @@
+"""A pre-fill through the real stack: PostgreSQL, the Redis broker and a `celery worker` process.
+
+The worker runs in a subprocess (see conftest.py) against a fake OpenAI server, so these tests see
+what eager tasks hide: serialization, acks_late, retries through the broker, and what happens to
+a run when the process working on it is SIGKILLed.
+"""
+
+import base64
+import os
+import re
+import signal
+import time
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from ai_prefill.models import PrefillRun
+from marketplace.sample_images import render_item
+from tests.fake_openai import Behaviour
+
+from .conftest import LEASE_SECONDS, VISIBILITY_TIMEOUT
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+DRAFT = {
+    "title": "Blue city bike",
+    "description": "Seven gears and a rear rack. Tyres in good shape.",
+    "category": "bikes",
+    "condition": "good",
+    "brand": "Gazelle",
+    "color": "blue",
+    "price_eur": 150.0,
+}
+
+
+@pytest.fixture
+def seller_client(seller, client_for, settings):
+    # The burst throttle counts in the Redis cache, which outlives the test database: a re-run
+    # would find the same user ids there. The throttle is not what these tests are about.
+    settings.AI_PREFILL_BURST_RATE = "1000/min"
+    return client_for(seller)
+
+
+def _post_photo(client) -> str:
+    photo = SimpleUploadedFile("bike.jpg", render_item(shape="bike", color="blue"), "image/jpeg")
+    response = client.post("/api/prefill/", {"image": photo})
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "queued"
+    return response.json()["id"]
+
+
+def _poll(client, run_id: str, timeout: float) -> dict:
+    """GET the run as the Sell page does, until it is finished or `timeout` has passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get(f"/api/prefill/{run_id}/")
+        assert response.status_code == 200, response.content
+        body = response.json()
+        if body["status"] in PrefillRun.TERMINAL or time.monotonic() > deadline:
+            return body
+        time.sleep(0.1)
+
+
+def _attempt_log(run_id) -> list[tuple[int, str]]:
+    run = PrefillRun.objects.get(pk=run_id)
+    return [(a.number, a.outcome) for a in run.attempt_log.order_by("number")]
+
+
+def _task_lines(*workers) -> list[str]:
+    """The workers' own account of the run: received, retry, provider call, result, lost claim."""
+    pattern = re.compile(
+        r"prefill_run_process\[|WorkerLostError|exited with|HTTP Request|claim lost"
+    )
+    lines = []
+    for number, worker in enumerate(workers, start=1):
+        for line in worker.log_text().splitlines():
+            if pattern.search(line):
+                line = re.sub(r"^\[\S+ (\S+): \w+/(\S+)\]", rf"\1 w{number}/\2", line)
+                lines.append(
+                    re.sub(r"ai_prefill\.tasks\.prefill_run_process\[[-\w]+\]", "task", line)
+                )
+    return lines
+
+
+def test_a_photo_becomes_a_draft_through_the_real_worker(start_worker, seller_client, fake_openai):
+    start_worker()
+    fake_openai.script(Behaviour.success(draft=DRAFT))
+
+    run_id = _post_photo(seller_client)
+    body = _poll(seller_client, run_id, timeout=20)
+
+    assert body["status"] == "succeeded", body
+    assert body["draft"] == DRAFT
+    run = PrefillRun.objects.select_related("prompt_version").get(pk=run_id)
+    assert body["prompt_version"] == run.prompt_version.label
+    assert run.attempts == 1 and _attempt_log(run_id) == [(1, "ok")]
+    assert run.input_tokens > 0 and run.output_tokens > 0
+    assert run.cost_usd > 0 and run.provider_latency_ms is not None
+    assert run.raw_response["id"].startswith("resp_fake")
+    assert run.finished_at is not None and run.claim_token is None
+    # One request reached the provider, and it carried the seller's photo.
+    [sent] = fake_openai.requests
+    assert sent.path == "/v1/responses"
+    image = sent.body["input"][0]["content"][1]
+    assert image["type"] == "input_image"
+    prefix, data = image["image_url"].split(",", 1)
+    assert prefix == "data:image/jpeg;base64"
+    assert len(base64.b64decode(data)) == run.image_bytes_sent > 0
+
+
+def test_a_rate_limit_is_retried_through_the_broker(start_worker, seller_client, fake_openai):
+    start_worker()
+    fake_openai.script(Behaviour.rate_limited(), Behaviour.success(draft=DRAFT))
+
+    run_id = _post_photo(seller_client)
+    body = _poll(seller_client, run_id, timeout=20)
+
+    assert body["status"] == "succeeded", body
+    assert body["draft"] == DRAFT
+    assert PrefillRun.objects.get(pk=run_id).attempts == 2
+    assert _attempt_log(run_id) == [(1, "rate_limited"), (2, "ok")]
+    assert len(fake_openai.requests) == 2
+
+
+def _assert_finished_exactly_once(client, run_id, fake_openai, workers, timeout) -> None:
+    body = _poll(client, run_id, timeout=timeout)
+    assert body["status"] == "succeeded", body
+    finished_at = PrefillRun.objects.get(pk=run_id).finished_at
+    time.sleep(1.0)  # room for a duplicate delivery to show itself
+    run = PrefillRun.objects.get(pk=run_id)
+    assert run.status == "succeeded" and run.finished_at == finished_at is not None
+    assert run.attempts == 2
+    assert _attempt_log(run_id) == [(1, "worker_lost"), (2, "ok")]
+    # The lost call and the retry, nothing more; and the retry waited for the dead claim's lease.
+    requests = fake_openai.requests
+    assert len(requests) == 2, [(r.behaviour, r.received_wall) for r in requests]
+    first, second = requests
+    assert second.received_wall - first.received_wall > LEASE_SECONDS - 1
+    lines = _task_lines(*workers)
+    assert sum("succeeded in" in line for line in lines) == 1, "\n".join(lines)
+    assert not any("claim lost" in line for line in lines), "\n".join(lines)
+
+
+def test_a_killed_pool_child_costs_one_lost_attempt(start_worker, seller_client, fake_openai):
+    worker = start_worker()
+    fake_openai.script(Behaviour.hang(30))  # then the default: success
+
+    run_id = _post_photo(seller_client)
+    assert fake_openai.wait_for_requests(1, timeout=15), "the task never reached the provider"
+    # Found and killed well within the 3 s request timeout, so the call is still in flight.
+    os.kill(worker.pool_child_running(), signal.SIGKILL)
+
+    # What Celery 5.7 does (retry_on_worker_lost): the main process sees WorkerLostError, sends
+    # the task again after default_retry_delay and acks the original. The new delivery finds
+    # the run still RUNNING under the dead child's live lease, so it does not call the provider
+    # but retries when the lease ends; then it claims the run, writes attempt 1 down as
+    # worker_lost, and attempt 2 succeeds.
+    _assert_finished_exactly_once(seller_client, run_id, fake_openai, [worker], timeout=30)
+    lines = _task_lines(worker)
+    assert any("WorkerLostError" in line for line in lines), "\n".join(lines)
+    print("\n".join(lines))
+
+
+def test_a_killed_worker_is_recovered_by_the_next_one(start_worker, seller_client, fake_openai):
+    first = start_worker()
+    fake_openai.script(Behaviour.hang(30))
+
+    run_id = _post_photo(seller_client)
+    assert fake_openai.wait_for_requests(1, timeout=15), "the task never reached the provider"
+    first.kill()  # main process and pool children: nobody is left to retry or to ack
+    assert PrefillRun.objects.get(pk=run_id).status == "running"
+
+    # The message stays unacked in Redis. Kombu gives it back once it is older than the
+    # visibility timeout, in a sweep a worker makes when it starts (then every 100 s by default),
+    # so the replacement is started once that much time has passed since the delivery.
+    delivered = fake_openai.requests[0].received_wall
+    time.sleep(max(0.0, delivered + VISIBILITY_TIMEOUT + 0.3 - time.time()))
+    second = start_worker()
+
+    # The redelivery finds the lease over (visibility timeout > lease), claims the run, writes
+    # attempt 1 down as worker_lost, and attempt 2 succeeds.
+    _assert_finished_exactly_once(seller_client, run_id, fake_openai, [first, second], timeout=20)
+    print("\n".join(_task_lines(first, second)))
