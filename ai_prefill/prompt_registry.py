@@ -14,7 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from .models import PromptLabel, PromptVersion
+from .models import PromptLabel, PromptLabelEvent, PromptVersion
 from .schema import draft_schema_hash
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
@@ -89,7 +89,7 @@ def _label_production_if_unset(versions: list[PromptVersion]) -> None:
         return
     default = next((v for v in versions if v.name == settings.AI_PROMPT_NAME), None)
     if default is not None:
-        PromptLabel.objects.create(name=PromptLabel.PRODUCTION, version=default)
+        prompt_label_move(label=PromptLabel.PRODUCTION, version=default, note="first registration")
 
 
 def prompt_version_production() -> PromptVersion:
@@ -103,8 +103,17 @@ def prompt_version_production() -> PromptVersion:
     return label.version
 
 
-def prompt_label_move(*, label: str, version: PromptVersion, user=None) -> PromptLabel:
+@transaction.atomic
+def prompt_label_move(
+    *, label: str, version: PromptVersion, user=None, note: str = ""
+) -> PromptLabel:
+    """Point a label at a version and record who moved it from where (rollback = move back)."""
+    current = PromptLabel.objects.select_for_update().filter(name=label).first()
+    previous = current.version if current else None
     obj, _ = PromptLabel.objects.update_or_create(
         name=label, defaults={"version": version, "moved_by": user}
+    )
+    PromptLabelEvent.objects.create(
+        label=label, from_version=previous, to_version=version, moved_by=user, note=note
     )
     return obj

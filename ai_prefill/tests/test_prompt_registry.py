@@ -1,6 +1,6 @@
 import pytest
 
-from ai_prefill.models import PromptLabel, PromptVersion
+from ai_prefill.models import PromptLabel, PromptLabelEvent, PromptVersion
 from ai_prefill.prompt_registry import (
     PROMPTS_DIR,
     prompt_files_read,
@@ -62,6 +62,9 @@ def test_production_label_stays_until_moved(tmp_path, staff):
     assert prompt_version_production() == second
     prompt_label_move(label=PromptLabel.PRODUCTION, version=first, user=staff)  # rollback
     assert prompt_version_production() == first
+    moves = PromptLabelEvent.objects.filter(label="production").order_by("id")
+    history = [(e.from_version, e.to_version, e.moved_by) for e in moves]
+    assert history == [(None, first, None), (first, second, staff), (second, first, staff)]
 
 
 def test_prompt_files_are_complete():
