@@ -52,6 +52,7 @@ def test_sync_is_idempotent_and_text_or_params_changes_make_new_versions(tmp_pat
 
 def test_production_label_stays_until_moved(tmp_path, staff):
     PromptLabel.objects.all().delete()  # migrate registered the repository's prompts already
+    PromptLabelEvent.objects.all().delete()
     _write(tmp_path)
     first = prompt_versions_sync(tmp_path)[0]
     assert prompt_version_production() == first
