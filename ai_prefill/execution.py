@@ -21,9 +21,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .errors import ErrorType, ProviderError
-from .image_prep import image_prepare_for_model
 from .models import PrefillAttempt, PrefillRun
-from .providers import ProviderRequest, ProviderResult, provider_get
+from .providers import ProviderResult, provider_get, provider_request_build
 
 logger = logging.getLogger(__name__)
 
@@ -113,23 +112,16 @@ def _log_lost_attempt(run_id) -> None:
 
 
 def _call_provider(run: PrefillRun) -> tuple[ProviderResult, int]:
-    with run.photo.open("rb") as stored:
-        image = image_prepare_for_model(
-            stored.read(),
-            max_side=run.params.get("image_max_side", settings.AI_IMAGE_MAX_SIDE),
-            quality=run.params.get("image_jpeg_quality", settings.AI_IMAGE_JPEG_QUALITY),
-        )
     provider = provider_get(run.provider)
     run.params = {**run.params, **provider.describe()}  # written with the outcome
-    version = run.prompt_version
-    request = ProviderRequest(
-        image=image,
-        instructions=version.instructions,
-        user_text=version.user_text,
-        model=run.model,
-        params=run.params,
-    )
-    return provider.generate(request), len(image.jpeg)
+    with run.photo.open("rb") as stored:
+        request = provider_request_build(
+            photo=stored.read(),
+            prompt_version=run.prompt_version,
+            model=run.model,
+            params=run.params,
+        )
+    return provider.generate(request), len(request.image.jpeg)
 
 
 # --- recording --------------------------------------------------------------------------------

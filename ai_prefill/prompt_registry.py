@@ -117,3 +117,20 @@ def prompt_label_move(
         label=label, from_version=previous, to_version=version, moved_by=user, note=note
     )
     return obj
+
+
+def run_params_for(version: PromptVersion) -> dict:
+    """What shapes an answer besides prompt text and image, as a run of this version records it.
+
+    The worker adds the endpoint it actually used (API style, base URL, timeout).
+    """
+    return {
+        **version.params,
+        "image_max_side": settings.AI_IMAGE_MAX_SIDE,
+        "image_jpeg_quality": settings.AI_IMAGE_JPEG_QUALITY,
+    }
+
+
+def model_for_provider(provider: str, model: str) -> str:
+    """The baseline has no model; recording settings.AI_MODEL for it would mislead."""
+    return "baseline" if provider == "baseline" else model

@@ -10,7 +10,7 @@ from django.utils import timezone
 from marketplace.photos import ProcessedPhoto
 
 from .models import PrefillRun
-from .prompt_registry import prompt_version_production
+from .prompt_registry import model_for_provider, prompt_version_production, run_params_for
 from .tasks import prefill_run_process
 
 
@@ -34,8 +34,8 @@ def prefill_run_start(*, user, photo: ProcessedPhoto) -> PrefillRun:
         image_sha256=photo.sha256,
         prompt_version=version,
         provider=settings.AI_PROVIDER,
-        model=settings.AI_MODEL,
-        params=_run_params(version.params),
+        model=model_for_provider(settings.AI_PROVIDER, settings.AI_MODEL),
+        params=run_params_for(version),
     )
     try:
         run.photo.save("photo.jpg", ContentFile(photo.display), save=False)
@@ -48,18 +48,6 @@ def prefill_run_start(*, user, photo: ProcessedPhoto) -> PrefillRun:
         raise
     transaction.on_commit(lambda: prefill_run_process.delay(str(run.pk)))
     return run
-
-
-def _run_params(prompt_params: dict) -> dict:
-    """What shapes the answer besides prompt text and image, fixed when the run is queued.
-
-    The worker adds the endpoint it actually used (API style, base URL, timeout) when it runs.
-    """
-    return {
-        **prompt_params,
-        "image_max_side": settings.AI_IMAGE_MAX_SIDE,
-        "image_jpeg_quality": settings.AI_IMAGE_JPEG_QUALITY,
-    }
 
 
 def _check_daily_quota(user) -> None:

@@ -6,11 +6,18 @@ offline with no key and is the floor every model must beat in evals.
 
 from django.conf import settings
 
-from .base import Provider, ProviderRequest, ProviderResult, Usage
+from .base import Provider, ProviderRequest, ProviderResult, Usage, provider_request_build
 from .baseline import BaselineProvider
 from .openai_provider import OpenAIProvider
 
-__all__ = ["Provider", "ProviderRequest", "ProviderResult", "Usage", "provider_get"]
+__all__ = [
+    "Provider",
+    "ProviderRequest",
+    "ProviderResult",
+    "Usage",
+    "provider_get",
+    "provider_request_build",
+]
 
 
 def provider_get(name: str) -> Provider:

@@ -1,7 +1,9 @@
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..image_prep import ModelImage
+from django.conf import settings
+
+from ..image_prep import ModelImage, image_prepare_for_model
 from ..schema import ListingDraft
 
 
@@ -39,3 +41,21 @@ class Provider(Protocol):
     def generate(self, request: ProviderRequest) -> ProviderResult:
         """Return a validated draft, or raise ai_prefill.errors.ProviderError."""
         ...
+
+
+def provider_request_build(
+    *, photo: bytes, prompt_version, model: str, params: dict
+) -> ProviderRequest:
+    """The one way a stored photo and a prompt version become a request (runs and evals alike)."""
+    image = image_prepare_for_model(
+        photo,
+        max_side=params.get("image_max_side", settings.AI_IMAGE_MAX_SIDE),
+        quality=params.get("image_jpeg_quality", settings.AI_IMAGE_JPEG_QUALITY),
+    )
+    return ProviderRequest(
+        image=image,
+        instructions=prompt_version.instructions,
+        user_text=prompt_version.user_text,
+        model=model,
+        params=params,
+    )

@@ -1,0 +1,328 @@
+"""Run a prompt version + model over the eval set: call (or reuse cached answers), score, store,
+aggregate, compare with a baseline run, and decide the gate."""
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..errors import ErrorType, ProviderError
+from ..execution import estimate_cost_usd
+from ..models import EvalCase, EvalResult, EvalRun, PromptVersion
+from ..prompt_registry import model_for_provider, prompt_version_production, run_params_for
+from ..providers import Usage, provider_get, provider_request_build
+from ..schema import draft_schema_hash
+from .analysis import comparison_build, metrics_build
+from .cache import cache_get, cache_key, cache_put
+from .dataset import dataset_version, eval_cases_select
+from .gate import gate_decide, gate_policy_for
+from .scoring import score_case
+
+logger = logging.getLogger(__name__)
+
+CACHE_MODES = ("use", "refresh", "off")
+
+
+class EvalRunBroken(Exception):
+    """The run itself could not be done (configuration, no cases...): exit code 2."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    prompt_version: PromptVersion
+    provider: str
+    model: str
+    params: dict
+    tags: tuple[str, ...] = ()
+    limit: int | None = None
+    repeats: int = 1
+    concurrency: int = 8
+    cache_mode: str = "use"
+    price_tolerance: float = 0.30
+
+    @property
+    def config_key(self) -> str:
+        """Same key, same configuration: how "the last run of production" is found."""
+        payload = [self.provider, self.model, self.params, self.prompt_version.content_hash]
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class _Job:
+    case: EvalCase
+    repeat: int
+    photo: bytes
+    key: str
+
+
+@dataclass
+class _Answer:
+    job: _Job
+    draft: dict | None = None
+    raw: dict | None = None
+    usage: Usage = field(default_factory=Usage)
+    latency_ms: int | None = None
+    error_type: str = ""
+    error_message: str = ""
+    cached: bool = False
+
+
+def eval_run_execute(
+    *,
+    config: EvalConfig,
+    baseline: str = "auto",
+    user=None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalRun:
+    """`baseline`: "auto" (last completed run of production's configuration on the same
+    dataset), "none", or an EvalRun id."""
+    if config.cache_mode not in CACHE_MODES:
+        raise EvalRunBroken(f"--cache must be one of {', '.join(CACHE_MODES)}")
+    cases = eval_cases_select(tags=list(config.tags), limit=config.limit)
+    if not cases:
+        raise EvalRunBroken(
+            "No active eval case matches; load the starter set: manage.py load_eval_set"
+        )
+    provider = _provider(config.provider)
+    run = EvalRun.objects.create(
+        created_by=user,
+        prompt_version=config.prompt_version,
+        provider=config.provider,
+        model=config.model,
+        params=config.params,
+        config_key=config.config_key,
+        dataset_version=dataset_version(cases),
+        tags=list(config.tags),
+        limit=config.limit,
+        repeats=config.repeats,
+        case_count=len(cases),
+    )
+    try:
+        answers = _answers(run, config, provider, cases, progress)
+        results = _store(run, config, answers)
+        _conclude(run, config, results, baseline)
+    except Exception as exc:
+        EvalRun.objects.filter(pk=run.pk).update(
+            status=EvalRun.Status.BROKEN,
+            error_message=f"{type(exc).__name__}: {exc}",
+            finished_at=timezone.now(),
+        )
+        raise
+    return run
+
+
+def _provider(name: str):
+    try:
+        return provider_get(name)
+    except ValueError as exc:
+        raise EvalRunBroken(str(exc)) from None
+
+
+# --- answers ----------------------------------------------------------------------------------
+
+
+def _answers(run, config, provider, cases, progress) -> list[_Answer]:
+    jobs = [_job(run, config, case, repeat) for case in cases for repeat in range(config.repeats)]
+    done: list[_Answer] = []
+    to_call = []
+    for job in jobs:
+        hit = cache_get(job.key) if config.cache_mode == "use" else None
+        if hit is not None:
+            done.append(
+                _Answer(
+                    job=job,
+                    draft=hit.draft,
+                    raw=hit.raw_response,
+                    cached=True,
+                    usage=Usage(hit.input_tokens, hit.output_tokens),
+                    latency_ms=hit.latency_ms,
+                )
+            )
+        else:
+            to_call.append(job)
+    total = len(jobs)
+    if progress:
+        progress(len(done), total)
+    with ThreadPoolExecutor(max_workers=max(1, config.concurrency)) as pool:
+        futures = [pool.submit(_call, provider, run, job) for job in to_call]
+        for future in as_completed(futures):
+            answer = future.result()
+            if answer.draft is not None and config.cache_mode != "off":
+                cache_put(
+                    key=answer.job.key,
+                    provider=run.provider,
+                    model=run.model,
+                    draft=answer.draft,
+                    raw=answer.raw,
+                    usage=answer.usage,
+                    latency_ms=answer.latency_ms,
+                )
+            done.append(answer)
+            if progress:
+                progress(len(done), total)
+    return done
+
+
+def _job(run, config, case: EvalCase, repeat: int) -> _Job:
+    with case.image.open("rb") as stored:
+        photo = stored.read()
+    key = cache_key(
+        provider=run.provider,
+        model=run.model,
+        params=run.params,
+        prompt_hash=config.prompt_version.content_hash,
+        image_sha256=case.image_sha256,
+        schema_hash=draft_schema_hash(),
+        repeat=repeat,
+    )
+    return _Job(case=case, repeat=repeat, photo=photo, key=key)
+
+
+def _call(provider, run: EvalRun, job: _Job) -> _Answer:
+    """Runs in a pool thread: no database access here, only the provider call."""
+    t0 = time.monotonic()
+    try:
+        request = provider_request_build(
+            photo=job.photo, prompt_version=run.prompt_version, model=run.model, params=run.params
+        )
+        result = provider.generate(request)
+    except ProviderError as error:
+        return _Answer(
+            job=job,
+            error_type=error.error_type,
+            error_message=error.message,
+            raw=error.raw,
+            latency_ms=_ms(t0),
+        )
+    except Exception as exc:  # a crash on one case is that case's failure, not the run's
+        logger.exception("eval call crashed on %s", job.case.key)
+        return _Answer(
+            job=job, error_type=ErrorType.INTERNAL, error_message=str(exc), latency_ms=_ms(t0)
+        )
+    return _Answer(
+        job=job,
+        draft=result.draft.model_dump(mode="json"),
+        raw=result.raw,
+        usage=result.usage,
+        latency_ms=_ms(t0),
+    )
+
+
+def _ms(t0: float) -> int:
+    return int((time.monotonic() - t0) * 1000)
+
+
+# --- storing and concluding -------------------------------------------------------------------
+
+
+def _store(run, config, answers: list[_Answer]) -> list[EvalResult]:
+    rows = []
+    for answer in sorted(answers, key=lambda a: (a.job.case.key, a.job.repeat)):
+        case = answer.job.case
+        expected = case.expected()
+        score = score_case(
+            expected=expected,
+            output=answer.draft,
+            key_attributes=case.key_attributes,
+            price_tolerance=config.price_tolerance,
+        )
+        rows.append(
+            EvalResult(
+                run=run,
+                case=case,
+                case_hash=case.content_hash(),
+                repeat=answer.job.repeat,
+                expected=expected,
+                output=answer.draft,
+                error_type=answer.error_type,
+                error_message=answer.error_message,
+                latency_ms=answer.latency_ms,
+                input_tokens=answer.usage.input_tokens,
+                output_tokens=answer.usage.output_tokens,
+                cost_usd=None
+                if answer.cached
+                else estimate_cost_usd(
+                    run.model, answer.usage.input_tokens, answer.usage.output_tokens
+                ),
+                cached=answer.cached,
+                scores=_scores_json(score),
+                all_correct=score.all_correct,
+            )
+        )
+    EvalResult.objects.bulk_create(rows)
+    return list(run.results.select_related("case"))
+
+
+def _scores_json(score) -> dict:
+    """Per-field scores by field name, and the case-level flags under "_case"."""
+    data = score.to_dict()
+    flags = {name: data[name] for name in ("condition_within_one", "invented_brand", "failed")}
+    return {**data["fields"], "_case": flags}
+
+
+@transaction.atomic
+def _conclude(run: EvalRun, config: EvalConfig, results: list[EvalResult], baseline: str) -> None:
+    policy = gate_policy_for(config.provider)
+    run.metrics = metrics_build(results)
+    run.baseline = _baseline_run(run, baseline)
+    if run.baseline is not None:
+        run.comparison = comparison_build(
+            results=results,
+            baseline_results=list(run.baseline.results.select_related("case")),
+            baseline_run_id=run.baseline.pk,
+            alpha=policy.alpha,
+            min_effect=policy.min_effect,
+        )
+    verdict = gate_decide(
+        policy=policy, results=results, metrics=run.metrics, comparison=run.comparison
+    )
+    run.gate_passed, run.gate_reasons = verdict.passed, verdict.reasons
+    run.cost_usd = run.metrics["cost_usd"]["total"]
+    run.cached_count = run.metrics["cached"]
+    run.status = EvalRun.Status.COMPLETED
+    run.finished_at = timezone.now()
+    run.save()
+
+
+def _baseline_run(run: EvalRun, baseline: str) -> EvalRun | None:
+    if baseline == "none":
+        return None
+    completed = EvalRun.objects.filter(status=EvalRun.Status.COMPLETED).exclude(pk=run.pk)
+    if baseline != "auto":
+        found = completed.filter(pk=baseline).first() if str(baseline).isdigit() else None
+        if found is None:
+            raise EvalRunBroken(f"--baseline {baseline}: no completed eval run with that id")
+        return found
+    production_key = _production_config_key(run)
+    return (
+        completed.filter(config_key=production_key, dataset_version=run.dataset_version)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def _production_config_key(run: EvalRun) -> str:
+    """The configuration the product runs today: production prompt + the settings' provider."""
+    return eval_config_for(
+        prompt_version=prompt_version_production(),
+        provider=settings.AI_PROVIDER,
+        model=settings.AI_MODEL,
+    ).config_key
+
+
+def eval_config_for(
+    *, prompt_version: PromptVersion, provider: str, model: str, **options
+) -> EvalConfig:
+    """An eval configuration with the params a pre-fill run of it would record."""
+    params = {**run_params_for(prompt_version), **_provider(provider).describe()}
+    model = model_for_provider(provider, model)
+    return EvalConfig(
+        prompt_version=prompt_version, provider=provider, model=model, params=params, **options
+    )

@@ -1,0 +1,132 @@
+"""manage.py run_evals: score a prompt version + model on the eval set, compare, gate.
+
+Exit codes: 0 the gate passed; 1 a must-pass case failed, a floor was breached, or a field
+regressed significantly against the baseline; 2 the run itself broke. See docs/evals.md.
+"""
+
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ai_prefill.evals.reports import FORMATS, reports_write
+from ai_prefill.evals.runner import CACHE_MODES, EvalRunBroken, eval_config_for, eval_run_execute
+from ai_prefill.models import PromptVersion
+from ai_prefill.prompt_registry import prompt_version_production, prompt_versions_sync
+
+EXIT_PASSED, EXIT_GATE_FAILED, EXIT_BROKEN = 0, 1, 2
+
+
+class Command(BaseCommand):
+    help = "Run the eval set for a prompt version + model, compare with a baseline, and gate."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--prompt-version",
+            default="production",
+            help="'production' (default), a label like listing_draft@9951eb2c9b, "
+            "a content-hash prefix, or a prompt name (its newest version)",
+        )
+        parser.add_argument("--model", default=None, help="default: settings.AI_MODEL")
+        parser.add_argument(
+            "--provider", default=None, help="openai or baseline; default: settings.AI_PROVIDER"
+        )
+        parser.add_argument(
+            "--tags", default="", help="comma-separated; cases must carry all of them"
+        )
+        parser.add_argument("--limit", type=int, default=None)
+        parser.add_argument("--repeats", type=int, default=1, help="answers per case")
+        parser.add_argument("--concurrency", type=int, default=8)
+        parser.add_argument("--cache", choices=CACHE_MODES, default="use")
+        parser.add_argument(
+            "--baseline",
+            default="auto",
+            help="'auto' (last run of the production configuration on the same "
+            "dataset), 'none', or an eval run id",
+        )
+        parser.add_argument(
+            "--format", default="table,json", help=f"comma-separated, any of: {', '.join(FORMATS)}"
+        )
+        parser.add_argument("--output-dir", default="reports/evals")
+        parser.add_argument("--price-tolerance", type=float, default=0.30)  # fmt: skip
+
+    def handle(self, *args, **options):
+        console = Console(stderr=False)
+        try:
+            config = self._config(options)
+            formats = self._formats(options["format"])
+            with _progress_bar() as bar:
+                task = bar.add_task("eval cases", total=None)
+                run = eval_run_execute(
+                    config=config,
+                    baseline=options["baseline"],
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+        except EvalRunBroken as exc:
+            self.stderr.write(f"run_evals: the run broke: {exc}")
+            sys.exit(EXIT_BROKEN)
+        except Exception as exc:  # anything unexpected is a broken run, not a failed gate
+            self.stderr.write(f"run_evals: the run broke: {type(exc).__name__}: {exc}")
+            sys.exit(EXIT_BROKEN)
+        written = reports_write(run, formats, Path(options["output_dir"]), console)
+        for path in written:
+            self.stdout.write(f"report: {path}")
+        if run.gate_passed:
+            self.stdout.write(f"eval run {run.pk}: gate passed")
+            sys.exit(EXIT_PASSED)
+        self.stdout.write(f"eval run {run.pk}: GATE FAILED")
+        for reason in run.gate_reasons:
+            self.stdout.write(f"  - {reason}")
+        sys.exit(EXIT_GATE_FAILED)
+
+    def _config(self, options):
+        if options["repeats"] < 1 or options["concurrency"] < 1:
+            raise EvalRunBroken("--repeats and --concurrency must be at least 1")
+        return eval_config_for(
+            prompt_version=_prompt_version(options["prompt_version"]),
+            provider=options["provider"] or settings.AI_PROVIDER,
+            model=options["model"] or settings.AI_MODEL,
+            tags=tuple(t.strip() for t in options["tags"].split(",") if t.strip()),
+            limit=options["limit"],
+            repeats=options["repeats"],
+            concurrency=options["concurrency"],
+            cache_mode=options["cache"],
+            price_tolerance=options["price_tolerance"],
+        )
+
+    def _formats(self, value: str) -> list[str]:
+        formats = [f.strip() for f in value.split(",") if f.strip()]
+        unknown = set(formats) - set(FORMATS)
+        if unknown:
+            raise EvalRunBroken(
+                f"unknown --format {', '.join(sorted(unknown))}; use {', '.join(FORMATS)}"
+            )
+        return formats
+
+
+def _prompt_version(spec: str) -> PromptVersion:
+    """Resolve --prompt-version; the prompt files are registered first, so an edit is runnable."""
+    prompt_versions_sync()
+    if spec == "production":
+        return prompt_version_production()
+    name, _, prefix = spec.partition("@")
+    candidates = PromptVersion.objects.all()
+    if prefix:
+        found = candidates.filter(name=name, content_hash__startswith=prefix).first()
+    elif len(spec) >= 6 and candidates.filter(content_hash__startswith=spec).exists():
+        found = candidates.filter(content_hash__startswith=spec).first()
+    else:
+        found = candidates.filter(name=spec).order_by("-created_at", "-id").first()
+    if found is None:
+        raise EvalRunBroken(f"no prompt version matches {spec!r}")
+    return found
+
+
+def _progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )  # fmt: skip
