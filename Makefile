@@ -6,11 +6,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 RUN_ENV := DEBUG=true
 
-.PHONY: run test superuser chromium clean
+.PHONY: run test evals superuser chromium clean
 
 run: $(VENV)/.runtime
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py load_demo_data
+	$(RUN_ENV) $(PY) manage.py load_eval_set
 	@echo "Trova on http://127.0.0.1:8000  (admin: create one with 'make superuser')"
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
@@ -24,6 +25,17 @@ test: $(VENV)/.dev chromium
 	$(VENV)/bin/ruff format --check .
 	$(RUN_ENV) $(PY) manage.py makemigrations --check --dry-run
 	DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) TROVA_NO_SKIPS=1 $(VENV)/bin/pytest
+	$(MAKE) --no-print-directory evals
+
+# The eval gate on the starter set with the offline baseline provider, in a throwaway SQLite
+# database: exit 1 on a failed must-pass case, a breached floor or a significant regression.
+EVAL_DB := $(CURDIR)/reports/evals/ci.sqlite3
+evals: $(VENV)/.runtime
+	mkdir -p reports/evals && rm -f $(EVAL_DB)
+	DATABASE_URL=sqlite:///$(EVAL_DB) REDIS_URL= $(RUN_ENV) $(PY) manage.py migrate --noinput -v0
+	DATABASE_URL=sqlite:///$(EVAL_DB) REDIS_URL= $(RUN_ENV) $(PY) manage.py load_eval_set
+	DATABASE_URL=sqlite:///$(EVAL_DB) REDIS_URL= $(RUN_ENV) AI_PROVIDER=baseline $(PY) manage.py run_evals \
+		--provider baseline --format table,json,junit,markdown --output-dir reports/evals
 
 superuser: $(VENV)/.runtime
 	$(RUN_ENV) $(PY) manage.py createsuperuser
