@@ -30,20 +30,17 @@ def cache_key(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def cache_get(key: str) -> EvalCacheEntry | None:
-    return EvalCacheEntry.objects.filter(key=key).first()
+def cache_lookup(keys: list[str]) -> dict[str, EvalCacheEntry]:
+    """The cached answers among `keys`, in one query."""
+    return {entry.key: entry for entry in EvalCacheEntry.objects.filter(key__in=keys)}
 
 
-def cache_put(*, key: str, provider: str, model: str, draft: dict, raw, usage, latency_ms) -> None:
-    EvalCacheEntry.objects.update_or_create(
-        key=key,
-        defaults={
-            "provider": provider,
-            "model": model,
-            "draft": draft,
-            "raw_response": raw,
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "latency_ms": latency_ms,
-        },
+def cache_store(entries: list[EvalCacheEntry]) -> None:
+    """Insert or overwrite in one statement (a refresh replaces what was there)."""
+    EvalCacheEntry.objects.bulk_create(
+        entries,
+        update_conflicts=True,
+        unique_fields=["key"],
+        update_fields=["draft", "raw_response", "input_tokens", "output_tokens", "latency_ms"],
+        batch_size=200,
     )

@@ -15,12 +15,12 @@ from django.utils import timezone
 
 from ..errors import ErrorType, ProviderError
 from ..execution import estimate_cost_usd
-from ..models import EvalCase, EvalResult, EvalRun, PromptVersion
+from ..models import EvalCacheEntry, EvalCase, EvalResult, EvalRun, PromptVersion
 from ..prompt_registry import model_for_provider, prompt_version_production, run_params_for
 from ..providers import Usage, provider_get, provider_request_build
 from ..schema import draft_schema_hash
 from .analysis import comparison_build, metrics_build
-from .cache import cache_get, cache_key, cache_put
+from .cache import cache_key, cache_lookup, cache_store
 from .dataset import dataset_version, eval_cases_select
 from .gate import gate_decide, gate_policy_for
 from .scoring import score_case
@@ -130,44 +130,35 @@ def _provider(name: str):
 
 def _answers(run, config, provider, cases, progress) -> list[_Answer]:
     jobs = [_job(run, config, case, repeat) for case in cases for repeat in range(config.repeats)]
-    done: list[_Answer] = []
-    to_call = []
-    for job in jobs:
-        hit = cache_get(job.key) if config.cache_mode == "use" else None
-        if hit is not None:
-            done.append(
-                _Answer(
-                    job=job,
-                    draft=hit.draft,
-                    raw=hit.raw_response,
-                    cached=True,
-                    usage=Usage(hit.input_tokens, hit.output_tokens),
-                    latency_ms=hit.latency_ms,
-                )
-            )
-        else:
-            to_call.append(job)
-    total = len(jobs)
+    hits = cache_lookup([job.key for job in jobs]) if config.cache_mode == "use" else {}
+    done = [_from_cache(job, hits[job.key]) for job in jobs if job.key in hits]
+    to_call = [job for job in jobs if job.key not in hits]
     if progress:
-        progress(len(done), total)
+        progress(len(done), len(jobs))
+    fresh = []
     with ThreadPoolExecutor(max_workers=max(1, config.concurrency)) as pool:
         futures = [pool.submit(_call, provider, run, job) for job in to_call]
         for future in as_completed(futures):
-            answer = future.result()
-            if answer.draft is not None and config.cache_mode != "off":
-                cache_put(
-                    key=answer.job.key,
-                    provider=run.provider,
-                    model=run.model,
-                    draft=answer.draft,
-                    raw=answer.raw,
-                    usage=answer.usage,
-                    latency_ms=answer.latency_ms,
-                )
-            done.append(answer)
+            fresh.append(future.result())
             if progress:
-                progress(len(done), total)
-    return done
+                progress(len(done) + len(fresh), len(jobs))
+    if config.cache_mode != "off":
+        cache_store([_cache_entry(run, a) for a in fresh if a.draft is not None])  # never errors
+    return done + fresh
+
+
+def _from_cache(job: _Job, entry) -> _Answer:
+    usage = Usage(entry.input_tokens, entry.output_tokens)
+    return _Answer(job=job, draft=entry.draft, raw=entry.raw_response, usage=usage,
+                   latency_ms=entry.latency_ms, cached=True)  # fmt: skip
+
+
+def _cache_entry(run, answer: _Answer) -> EvalCacheEntry:
+    return EvalCacheEntry(
+        key=answer.job.key, provider=run.provider, model=run.model, draft=answer.draft,
+        raw_response=answer.raw, input_tokens=answer.usage.input_tokens,
+        output_tokens=answer.usage.output_tokens, latency_ms=answer.latency_ms,
+    )  # fmt: skip
 
 
 def _job(run, config, case: EvalCase, repeat: int) -> _Job:
