@@ -129,7 +129,7 @@ def _provider(name: str):
 
 
 def _answers(run, config, provider, cases, progress) -> list[_Answer]:
-    jobs = [_job(run, config, case, repeat) for case in cases for repeat in range(config.repeats)]
+    jobs = [job for case in cases for job in _jobs(run, config, case)]
     hits = cache_lookup([job.key for job in jobs]) if config.cache_mode == "use" else {}
     done = [_from_cache(job, hits[job.key]) for job in jobs if job.key in hits]
     to_call = [job for job in jobs if job.key not in hits]
@@ -161,19 +161,19 @@ def _cache_entry(run, answer: _Answer) -> EvalCacheEntry:
     )  # fmt: skip
 
 
-def _job(run, config, case: EvalCase, repeat: int) -> _Job:
+def _jobs(run, config, case: EvalCase) -> list[_Job]:
+    """One job per repeat of the case; the photo is read once."""
     with case.image.open("rb") as stored:
         photo = stored.read()
-    key = cache_key(
-        provider=run.provider,
-        model=run.model,
-        params=run.params,
-        prompt_hash=config.prompt_version.content_hash,
-        image_sha256=case.image_sha256,
-        schema_hash=draft_schema_hash(),
-        repeat=repeat,
-    )
-    return _Job(case=case, repeat=repeat, photo=photo, key=key)
+    schema_hash = draft_schema_hash()
+    return [
+        _Job(case=case, repeat=repeat, photo=photo, key=cache_key(
+            provider=run.provider, model=run.model, params=run.params,
+            prompt_hash=config.prompt_version.content_hash, image_sha256=case.image_sha256,
+            schema_hash=schema_hash, repeat=repeat,
+        ))
+        for repeat in range(config.repeats)
+    ]  # fmt: skip
 
 
 def _call(provider, run: EvalRun, job: _Job) -> _Answer:
