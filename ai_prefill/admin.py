@@ -1,12 +1,50 @@
-"""The run log and prompt versions in admin. Read-only: these are records of what happened."""
+"""The AI pre-fill in admin.
 
+Records of what happened are read-only (the run log, prompt versions, label moves, eval runs).
+Eval cases are edited here, with history. Custom pages (prompt diff, run comparison, a case's
+private image) go in through `get_urls()` + `admin_site.admin_view()`, so they are staff-only,
+and each also checks the model's view permission.
+"""
+
+import difflib
 import json
 
-from django.contrib import admin
-from django.urls import reverse
-from django.utils.html import format_html
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import escape, format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
+from simple_history.admin import SimpleHistoryAdmin
 
-from .models import PrefillAttempt, PrefillRun, PromptLabel, PromptVersion
+from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
+
+from .evals.cases import eval_case_photo_attach
+from .evals.comparison_view import (
+    comparison_rows,
+    eval_case_thumbnail,
+    eval_runs_compare,
+    eval_runs_get,
+    eval_runs_recent,
+    metrics_rows,
+    metrics_summary_rows,
+)
+from .models import (
+    EvalCase,
+    EvalRun,
+    PrefillAttempt,
+    PrefillRun,
+    PromptLabel,
+    PromptLabelEvent,
+    PromptVersion,
+)
+from .prompt_registry import prompt_label_move
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -18,6 +56,28 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def _page_context(model_admin, request, title: str) -> dict:
+    """What admin/base_site.html needs for a custom page of this model (breadcrumbs, sidebar)."""
+    return {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": title,
+    }
+
+
+def _int_param(request, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def _require_view(model_admin, request) -> None:
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+
+
+# --- the run log ------------------------------------------------------------------------------
 
 
 class AttemptInline(admin.TabularInline):
@@ -94,28 +154,473 @@ class PrefillRunAdmin(ReadOnlyAdmin):
         return format_html("<pre style='white-space:pre-wrap'>{}</pre>", _pretty(run.raw_response))
 
 
+# --- prompt versions and the production label -------------------------------------------------
+
+
+def _diff_url(a_id, b_id) -> str:
+    return reverse("admin:ai_prefill_promptversion_diff") + "?" + urlencode({"a": a_id, "b": b_id})
+
+
+def _can_move_labels(request) -> bool:
+    """Moving production changes what every seller gets: the same right as changing a
+    PromptLabel row (superusers have it; grant `ai_prefill.change_promptlabel` to others)."""
+    return request.user.has_perm("ai_prefill.change_promptlabel")
+
+
 @admin.register(PromptVersion)
 class PromptVersionAdmin(ReadOnlyAdmin):
     list_display = ("label", "name", "description", "created_at", "labels_list")
     list_filter = ("name",)
     search_fields = ("name", "content_hash", "description", "instructions")
     readonly_fields = (
-        "name", "content_hash", "schema_hash", "description", "source_path", "created_at",
-        "instructions", "user_text", "params",
+        "name", "labels_list", "content_hash", "schema_hash", "description", "source_path",
+        "created_at", "instructions", "user_text", "params", "label_history",
     )  # fmt: skip
+    actions = ["compare_versions", "move_production_label"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("labels")
+
+    def get_urls(self):
+        diff = path(
+            "diff/",
+            self.admin_site.admin_view(self.diff_view),
+            name="ai_prefill_promptversion_diff",
+        )
+        return [diff, *super().get_urls()]
+
+    def has_move_label_permission(self, request):
+        return _can_move_labels(request)
 
     @admin.display(description="Labels")
     def labels_list(self, version):
         return ", ".join(label.name for label in version.labels.all())
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("labels")
+    @admin.display(description="Label moves to or from this version")
+    def label_history(self, version):
+        events = PromptLabelEvent.objects.filter(
+            Q(from_version=version) | Q(to_version=version)
+        ).select_related("from_version", "to_version", "moved_by")[:20]
+        return render_to_string(
+            "admin/ai_prefill/promptversion/_label_history.html",
+            {"events": events, "all_url": reverse("admin:ai_prefill_promptlabelevent_changelist")},
+        )
+
+    @admin.action(description="Compare two selected versions")
+    def compare_versions(self, request, queryset):
+        ids = list(queryset.order_by("created_at", "id").values_list("pk", flat=True)[:3])
+        if len(ids) != 2:
+            self.message_user(request, "Select exactly two versions to compare.", messages.WARNING)
+            return None
+        return HttpResponseRedirect(_diff_url(*ids))
+
+    @admin.action(
+        description="Move the production label to this version", permissions=["move_label"]
+    )
+    def move_production_label(self, request, queryset):
+        versions = list(queryset[:2])
+        if len(versions) != 1:
+            self.message_user(request, "Select exactly one version.", messages.WARNING)
+            return None
+        version = versions[0]
+        current = PromptLabel.objects.filter(name=PromptLabel.PRODUCTION).first()
+        if current is not None and current.version_id == version.pk:
+            self.message_user(request, f"{version} is production already.", messages.WARNING)
+            return None
+        if request.POST.get("confirm") != "yes":
+            return self._move_confirmation(request, version, current)
+        prompt_label_move(
+            label=PromptLabel.PRODUCTION,
+            version=version,
+            user=request.user,
+            note=request.POST.get("note", "").strip()[:200],
+        )
+        event = PromptLabelEvent.objects.select_related("from_version").filter(
+            label=PromptLabel.PRODUCTION
+        )[0]
+        before = event.from_version or "no version"
+        self.message_user(request, f"Moved production from {before} to {version}.")
+        return None
+
+    def _move_confirmation(self, request, version, current):
+        context = {
+            **_page_context(self, request, f"Move production to {version}?"),
+            "version": version,
+            "current": current.version if current else None,
+            "diff_url": _diff_url(current.version_id, version.pk) if current else None,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(
+            request, "admin/ai_prefill/promptversion/move_label_confirm.html", context
+        )
+
+    def diff_view(self, request):
+        _require_view(self, request)
+        choices = PromptVersion.objects.only("id", "name", "content_hash", "created_at")
+        a_id, b_id = _int_param(request, "a"), _int_param(request, "b")
+        chosen = PromptVersion.objects.in_bulk([i for i in (a_id, b_id) if i is not None])
+        a, b = chosen.get(a_id), chosen.get(b_id)
+        full = request.GET.get("full") == "1"
+        context = {
+            **_page_context(self, request, "Compare prompt versions"),
+            "choices": choices,
+            "a": a,
+            "b": b,
+            "full": full,
+            "sections": _prompt_diff(a, b, full=full) if a and b else [],
+        }
+        return TemplateResponse(request, "admin/ai_prefill/promptversion/diff.html", context)
+
+
+def _prompt_diff(a: PromptVersion, b: PromptVersion, *, full: bool) -> list[dict]:
+    """Side-by-side tables of everything that reaches the model (HtmlDiff escapes the text)."""
+    parts = (
+        ("Instructions", a.instructions, b.instructions),
+        ("User text", a.user_text, b.user_text),
+        ("Params", _pretty(a.params), _pretty(b.params)),
+        ("Schema hash", a.schema_hash, b.schema_hash),
+        ("Description (not sent to the model)", a.description, b.description),
+    )
+    differ = difflib.HtmlDiff()  # no wrapcolumn: the page's CSS wraps at the column width
+    sections = []
+    for title, old, new in parts:
+        table = differ.make_table(
+            old.splitlines(),
+            new.splitlines(),
+            escape(a.label),  # the column titles are the only text HtmlDiff does not escape
+            escape(b.label),
+            context=not full,
+            numlines=3,
+        )
+        sections.append({"title": title, "same": old == new, "table": mark_safe(table)})  # noqa: S308
+    return sections
 
 
 @admin.register(PromptLabel)
 class PromptLabelAdmin(ReadOnlyAdmin):
     list_display = ("name", "version", "moved_by", "moved_at")
     list_select_related = ("version", "moved_by")
+
+
+@admin.register(PromptLabelEvent)
+class PromptLabelEventAdmin(ReadOnlyAdmin):
+    """Every label move. Rolling back is moving the label again: select the version in
+    "Prompt versions" and run "Move the production label to this version"."""
+
+    list_display = ("moved_at", "label", "from_version", "to_version", "moved_by", "note", "diff")
+    list_select_related = ("from_version", "to_version", "moved_by")
+    search_fields = ("note", "from_version__content_hash", "to_version__content_hash")
+
+    @admin.display(description="")
+    def diff(self, event):
+        if event.from_version_id is None:
+            return ""
+        return format_html(
+            '<a href="{}">diff</a>', _diff_url(event.from_version_id, event.to_version_id)
+        )
+
+
+# --- eval cases -------------------------------------------------------------------------------
+
+
+class EvalCaseForm(forms.ModelForm):
+    photo = forms.FileField(
+        required=False,
+        label="Upload a photo",
+        widget=forms.FileInput(attrs={"accept": "image/*"}),
+        help_text=f"{ALLOWED_HUMAN}. Required for a new case; on an existing case it replaces "
+        "the photo (and so changes the case's content hash: old runs no longer pair with it).",
+    )
+
+    class Meta:
+        model = EvalCase
+        fields = (
+            "key", "is_active", "must_pass", "tags", "expected_title", "expected_description",
+            "expected_category", "expected_condition", "expected_brand", "expected_color",
+            "expected_price_eur", "key_attributes",
+        )  # fmt: skip
+        widgets = {
+            "tags": forms.Textarea(attrs={"rows": 2, "cols": 60}),
+            "key_attributes": forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        }
+
+    def clean_photo(self):
+        """The upload goes through the same intake as a seller's photo: a ProcessedPhoto."""
+        upload = self.cleaned_data.get("photo")
+        if not upload:
+            if self.instance.pk is None:
+                raise forms.ValidationError("A new case needs a photo.", code="required")
+            return None
+        try:
+            return photo_process(upload)
+        except PhotoRejected as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from None
+
+
+def _case_image_url(case: EvalCase, *, thumbnail: bool = False) -> str:
+    # The sha in the URL: a replaced photo gets a new URL, so the browser cache never lies.
+    query = {"v": case.image_sha256[:12], **({"size": "thumb"} if thumbnail else {})}
+    url = reverse("admin:ai_prefill_evalcase_image", args=[case.pk])
+    return url + "?" + urlencode(query)
+
+
+@admin.register(EvalCase)
+class EvalCaseAdmin(SimpleHistoryAdmin):
+    form = EvalCaseForm
+    list_display = (
+        "thumb", "key", "expected_category", "expected_condition", "tags_list", "must_pass",
+        "source", "is_active",
+    )  # fmt: skip
+    list_display_links = ("thumb", "key")
+    list_filter = ("source", "must_pass", "is_active", "expected_category")
+    search_fields = ("key", "expected_title", "expected_brand", "expected_description", "tags")
+    list_per_page = 100
+    fieldsets = (
+        (None, {"fields": ("image_preview", "photo", "key", "is_active", "must_pass", "tags")}),
+        (
+            "Expected answer",
+            {
+                "fields": (
+                    "expected_title",
+                    "expected_description",
+                    "expected_category",
+                    "expected_condition",
+                    "expected_brand",
+                    "expected_color",
+                    "expected_price_eur",
+                    "key_attributes",
+                )
+            },
+        ),
+        (
+            "Provenance",
+            {
+                "fields": (
+                    "source",
+                    "source_run",
+                    "created_by",
+                    "created_at",
+                    "updated_at",
+                    "image_sha256",
+                )
+            },
+        ),
+    )
+    readonly_fields = (
+        "image_preview", "source", "source_run", "created_by", "created_at", "updated_at",
+        "image_sha256",
+    )  # fmt: skip
+
+    def get_urls(self):
+        image = path(
+            "<int:pk>/image/",
+            self.admin_site.admin_view(self.image_view),
+            name="ai_prefill_evalcase_image",
+        )
+        return [image, *super().get_urls()]
+
+    def image_view(self, request, pk):
+        """The case's private photo (?size=thumb for a small one), for staff who may view cases."""
+        _require_view(self, request)
+        case = EvalCase.objects.filter(pk=pk).only("pk", "image").first()
+        if case is None or not case.image or not case.image.storage.exists(case.image.name):
+            raise Http404
+        if request.GET.get("size") == "thumb":
+            response = HttpResponse(eval_case_thumbnail(case=case), content_type="image/jpeg")
+        else:
+            response = FileResponse(case.image.open("rb"), content_type="image/jpeg")
+        response["Cache-Control"] = "private, max-age=86400"
+        return response
+
+    def save_model(self, request, obj, form, change):
+        photo = form.cleaned_data.get("photo")
+        if photo is not None:
+            eval_case_photo_attach(case=obj, photo=photo)
+        elif change:
+            # The image is not in the history but its hash is: reverting to an old record must
+            # not pair the current file with an old hash (eval cache keys and content hashes).
+            stored = EvalCase.objects.filter(pk=obj.pk).values_list("image", "image_sha256")
+            obj.image.name, obj.image_sha256 = stored.get()
+        if not change:
+            obj.created_by = request.user
+            obj.source = EvalCase.Source.STAFF
+        super().save_model(request, obj, form, change)  # records history with request.user
+
+    @admin.display(description="")
+    def thumb(self, case):
+        if not case.image:
+            return ""
+        return format_html(
+            '<img src="{}" alt="" loading="lazy" style="height:48px;width:48px;object-fit:cover">',
+            _case_image_url(case, thumbnail=True),
+        )
+
+    @admin.display(description="Current photo")
+    def image_preview(self, case):
+        if case is None or not case.pk or not case.image:
+            return "(none yet)"
+        return format_html(
+            '<a href="{0}"><img src="{0}" alt="" style="max-width:360px;max-height:360px"></a>',
+            _case_image_url(case),
+        )
+
+    @admin.display(description="Tags")
+    def tags_list(self, case):
+        return ", ".join(case.tags or [])
+
+
+# --- eval runs --------------------------------------------------------------------------------
+
+
+def _compare_url(a_id=None, b_id=None) -> str:
+    url = reverse("admin:ai_prefill_evalrun_compare")
+    query = {k: v for k, v in (("a", a_id), ("b", b_id)) if v is not None}
+    return url + ("?" + urlencode(query) if query else "")
+
+
+@admin.register(EvalRun)
+class EvalRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id", "created_at", "prompt_version", "provider", "model", "dataset_version", "items",
+        "gate", "cost_usd", "cached_count", "status",
+    )  # fmt: skip
+    list_filter = ("gate_passed", "provider", "model", "prompt_version", "status")
+    list_select_related = ("prompt_version",)
+    search_fields = ("id", "dataset_version", "config_key", "model")
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    actions = ["compare_runs"]
+    fieldsets = (
+        (None, {"fields": ("gate_verdict", "compare_links")}),
+        ("Metrics", {"fields": ("metrics_table",)}),
+        ("Comparison with the baseline", {"fields": ("comparison_table",)}),
+        (
+            "Configuration",
+            {
+                "fields": (
+                    "prompt_version",
+                    "provider",
+                    "model",
+                    "params_pretty",
+                    "config_key",
+                    "dataset_version",
+                    "tags",
+                    "limit",
+                    "repeats",
+                    "case_count",
+                    "baseline",
+                )
+            },
+        ),
+        (
+            "Run",
+            {
+                "fields": (
+                    "status",
+                    "error_message",
+                    "created_by",
+                    "created_at",
+                    "finished_at",
+                    "cost_usd",
+                    "cached_count",
+                )
+            },
+        ),
+    )
+    readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("prompt_version", "baseline__prompt_version", "created_by")
+        )
+
+    def get_urls(self):
+        compare = path(
+            "compare/",
+            self.admin_site.admin_view(self.compare_view),
+            name="ai_prefill_evalrun_compare",
+        )
+        return [compare, *super().get_urls()]
+
+    @admin.display(description="items / cases")
+    def items(self, run):
+        return f"{(run.metrics or {}).get('n', '–')} / {run.case_count}"
+
+    @admin.display(description="gate passed", boolean=True, ordering="gate_passed")
+    def gate(self, run):
+        return run.gate_passed
+
+    @admin.display(description="Gate")
+    def gate_verdict(self, run):
+        if run.gate_passed is None:
+            return "no verdict (the run did not complete)"
+        if run.gate_passed:
+            return format_html("<strong>{}</strong>", "passed")
+        reasons = format_html_join("", "<li>{}</li>", ((reason,) for reason in run.gate_reasons))
+        return format_html("<strong>failed</strong><ul>{}</ul>", reasons)
+
+    @admin.display(description="Compare")
+    def compare_links(self, run):
+        another = format_html('<a href="{}">with another run…</a>', _compare_url(b_id=run.pk))
+        if run.baseline_id is None:
+            return format_html("{} (this run has no baseline)", another)
+        return format_html(
+            '<a href="{}">with its baseline, run {}</a> · {}',
+            _compare_url(run.baseline_id, run.pk),
+            run.baseline_id,
+            another,
+        )
+
+    @admin.display(description="Per field")
+    def metrics_table(self, run):
+        return render_to_string(
+            "admin/ai_prefill/evalrun/_metrics.html",
+            {"rows": metrics_rows(run.metrics), "summary": metrics_summary_rows(run.metrics)},
+        )
+
+    @admin.display(description="Paired tests")
+    def comparison_table(self, run):
+        return render_to_string(
+            "admin/ai_prefill/evalrun/_comparison.html",
+            {"comparison": run.comparison, "rows": comparison_rows(run.comparison)},
+        )
+
+    @admin.display(description="Params")
+    def params_pretty(self, run):
+        return format_html("<pre>{}</pre>", _pretty(run.params))
+
+    @admin.action(description="Compare the two selected runs")
+    def compare_runs(self, request, queryset):
+        ids = list(queryset.order_by("created_at", "id").values_list("pk", flat=True)[:3])
+        if len(ids) != 2:
+            self.message_user(request, "Select exactly two runs to compare.", messages.WARNING)
+            return None
+        return HttpResponseRedirect(_compare_url(*ids))  # the older run is A, the newer B
+
+    def compare_view(self, request):
+        """Any two runs, case by case: /admin/ai_prefill/evalrun/compare/?a=<id>&b=<id>."""
+        _require_view(self, request)
+        asked = [request.GET.get("a", ""), request.GET.get("b", "")]
+        a_id, b_id = _int_param(request, "a"), _int_param(request, "b")
+        runs = eval_runs_get(ids=[i for i in (a_id, b_id) if i is not None])
+        run_a, run_b = runs.get(a_id), runs.get(b_id)
+        context = {
+            **_page_context(self, request, "Compare eval runs"),
+            "recent": eval_runs_recent(),
+            "a_id": asked[0],
+            "b_id": asked[1],
+            "comparison": None,
+            "missing": [v for v, run in zip(asked, (run_a, run_b), strict=True) if v and not run],
+        }
+        if run_a and run_b:
+            context["comparison"] = eval_runs_compare(run_a=run_a, run_b=run_b)
+            if run_a.prompt_version_id != run_b.prompt_version_id:
+                context["prompt_diff_url"] = _diff_url(
+                    run_a.prompt_version_id, run_b.prompt_version_id
+                )
+        return TemplateResponse(request, "admin/ai_prefill/evalrun/compare.html", context)
 
 
 def _pretty(data) -> str:

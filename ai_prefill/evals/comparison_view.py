@@ -114,18 +114,22 @@ class RunComparison:
         return self.run_a.prompt_version_id == self.run_b.prompt_version_id
 
 
-def eval_runs_get(*, ids: list) -> dict[int, EvalRun]:
-    """Runs by id (with their prompt versions), in one query; unknown or malformed ids are left
-    out."""
-    wanted = [int(i) for i in ids if str(i).isdigit()]
-    return EvalRun.objects.select_related("prompt_version").in_bulk(wanted)
+def eval_runs_get(*, ids: list[int]) -> dict[int, EvalRun]:
+    """Runs by id (with their prompt versions), in one query; unknown ids are left out."""
+    return EvalRun.objects.select_related("prompt_version").in_bulk(ids)
 
 
 def eval_runs_recent(*, limit: int = 200) -> list[EvalRun]:
     """The newest runs, for the comparison page's pickers."""
-    return list(
-        EvalRun.objects.select_related("prompt_version").order_by("-created_at", "-id")[:limit]
+    runs = EvalRun.objects.select_related("prompt_version").order_by("-created_at", "-id")
+    shown = (
+        "created_at",
+        "provider",
+        "model",
+        "prompt_version__name",
+        "prompt_version__content_hash",
     )
+    return list(runs.only(*shown)[:limit])
 
 
 def eval_runs_compare(*, run_a: EvalRun, run_b: EvalRun) -> RunComparison:

@@ -16,6 +16,7 @@ from marketplace.photos import photo_process
 from marketplace.sample_images import render_item
 
 from ..models import EvalCase
+from .cases import eval_case_photo_attach
 
 KEY_ATTRIBUTES = {
     "Bluetooth speaker": ["speaker", "bluetooth"],
@@ -97,7 +98,6 @@ def _create(key: str, index: int, item: CatalogItem) -> EvalCase:
     photo = photo_process(ContentFile(render_item(shape=item.shape, color=item.color, seed=index)))
     case = EvalCase(
         key=key,
-        image_sha256=photo.sha256,
         expected_title=item.title,
         expected_description=item.description,
         expected_category=item.category,
@@ -110,7 +110,7 @@ def _create(key: str, index: int, item: CatalogItem) -> EvalCase:
         must_pass=item.shape in MUST_PASS_SHAPES and _is_first_of_its_shape(index, item),
         source=EvalCase.Source.STARTER,
     )
-    case.image.save(f"{key}.jpg", ContentFile(photo.display), save=False)
+    eval_case_photo_attach(case=case, photo=photo)
     case.save()
     return case
 
