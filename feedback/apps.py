@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class FeedbackConfig(AppConfig):
     name = "feedback"
+    verbose_name = "Seller feedback"

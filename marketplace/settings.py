@@ -168,6 +168,12 @@ AI_PRICES_USD_PER_MILLION = {
 # Uploaded photos of pre-fill runs are private (owner and staff): stored outside MEDIA_ROOT.
 PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "private-media")))
 
+# --- Seller feedback (feedback) ------------------------------------------------------------------
+# A run with no listing this long after it started counts as abandoned.
+FEEDBACK_ABANDON_AFTER_HOURS = env.int("FEEDBACK_ABANDON_AFTER_HOURS", default=24)
+# Edits of a listing this long after publishing still count as corrections of the suggestion.
+FEEDBACK_LATE_CORRECTION_HOURS = env.int("FEEDBACK_LATE_CORRECTION_HOURS", default=72)
+
 # --- Email ---------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -198,6 +204,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_RETRY_ON_WORKER_LOST = True  # a killed child: the task runs again (bounded)
 CELERY_BEAT_SCHEDULE = {
     "prefill-runs-reap": {"task": "ai_prefill.tasks.prefill_runs_reap_task", "schedule": 60.0},
+    "feedback-mark-abandoned": {
+        "task": "feedback.tasks.outcomes_mark_abandoned_task",
+        "schedule": 900.0,
+    },
 }
 
 if REDIS_URL:

@@ -1,0 +1,81 @@
+"""What sellers think of the suggestions (explicit) and what they did with them (implicit).
+
+Recorded from plain data: a run, final field values, timings. Nothing here knows listings.
+"""
+
+from django.conf import settings
+from django.db import models
+
+from ai_prefill.models import PrefillRun
+
+
+class SuggestionRating(models.Model):
+    """Thumbs up or down on one run's suggestion, by its seller; changeable."""
+
+    class Rating(models.TextChoices):
+        UP = "up", "👍 Helpful"
+        DOWN = "down", "👎 Not helpful"
+
+    run = models.ForeignKey(PrefillRun, on_delete=models.CASCADE, related_name="ratings")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    rating = models.CharField(max_length=4, choices=Rating.choices)
+    comment = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "user"], name="one_rating_per_run")]
+
+    def __str__(self):
+        return f"{self.rating} on {self.run_id}"
+
+
+class PrefillOutcome(models.Model):
+    """What became of a run: published (with timings and corrections) or abandoned."""
+
+    class Status(models.TextChoices):
+        PUBLISHED = "published"
+        ABANDONED = "abandoned"
+
+    run = models.OneToOneField(PrefillRun, on_delete=models.CASCADE, related_name="outcome")
+    status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
+    listing_id = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="The listing's id (a plain number: feedback knows no listings).",
+    )
+    form_opened_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    seconds_to_publish = models.PositiveIntegerField(
+        null=True, blank=True, help_text="From the Sell form opening to publish."
+    )
+    fields_changed = models.PositiveSmallIntegerField(default=0)
+    recorded_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self):
+        return f"{self.run_id}: {self.status}"
+
+
+class FieldCorrection(models.Model):
+    """One field of one run: what was suggested, what the seller kept, how different they are."""
+
+    class Stage(models.TextChoices):
+        PUBLISH = "publish", "At publish"
+        LATE = "late", "Later edit"
+
+    outcome = models.ForeignKey(
+        PrefillOutcome, on_delete=models.CASCADE, related_name="corrections"
+    )
+    stage = models.CharField(max_length=8, choices=Stage.choices, default=Stage.PUBLISH)
+    field = models.CharField(max_length=20)
+    suggested = models.JSONField(null=True, blank=True)
+    final = models.JSONField(null=True, blank=True)
+    changed = models.BooleanField()
+    similarity = models.FloatField(help_text="1 = kept as suggested; 0 = nothing in common.")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["field", "stage"], name="correction_field_stage_idx")]
+
+    def __str__(self):
+        return f"{self.field} ({self.stage}): {'changed' if self.changed else 'kept'}"
