@@ -1,4 +1,8 @@
+from datetime import UTC, datetime
+
 from django import forms
+from django.core import signing
+from django.utils import timezone
 
 from ai_prefill.selectors import prefill_run_get_owned
 from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
@@ -8,6 +12,7 @@ from .models import Listing
 from .selectors import SORTS, ListingFilters
 from .services import EDITABLE_FIELDS, ListingFields
 
+OPENED_SALT = "listings.sell.opened"
 SORT_CHOICES = [
     ("newest", "Newest"),
     ("price_asc", "Price: low to high"),
@@ -74,6 +79,8 @@ class ListingForm(forms.ModelForm):
 
     photo = PhotoField(required=False)
     prefill_run = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    # When the Sell form was first shown (signed, so a client cannot fake its time to publish).
+    opened = forms.CharField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = Listing
@@ -87,6 +94,11 @@ class ListingForm(forms.ModelForm):
         self.fields["price_eur"].widget.attrs.update({"step": "0.01", "min": "0"})
         if not photo_required:
             del self.fields["prefill_run"]
+            del self.fields["opened"]
+        elif not self.is_bound:
+            self.fields["opened"].initial = signing.dumps(
+                timezone.now().timestamp(), salt=OPENED_SALT
+            )
 
     def clean_prefill_run(self):
         run_id = self.cleaned_data.get("prefill_run")
@@ -96,6 +108,16 @@ class ListingForm(forms.ModelForm):
         if run is None:
             raise forms.ValidationError("That AI suggestion is not yours or no longer exists.")
         return run
+
+    def clean_opened(self) -> datetime | None:
+        """The moment the form was first shown, or None if missing, forged or a day old."""
+        try:
+            stamp = signing.loads(
+                self.cleaned_data.get("opened") or "", salt=OPENED_SALT, max_age=86400
+            )
+        except signing.BadSignature:
+            return None
+        return datetime.fromtimestamp(float(stamp), tz=UTC)
 
     def clean(self):
         data = super().clean()

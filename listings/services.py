@@ -3,6 +3,7 @@ so the site, the API and the admin actions cannot disagree about who may do what
 
 import logging
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ai_prefill.models import PrefillRun
+from feedback.services import outcome_record_late_edit, outcome_record_publish
 from marketplace.photos import ProcessedPhoto
 
 from .models import Conversation, Listing, Message
@@ -39,6 +41,7 @@ def listing_create(
     fields: ListingFields,
     photo: ProcessedPhoto | None = None,
     prefill_run: PrefillRun | None = None,
+    form_opened_at: datetime | None = None,
 ) -> Listing:
     """Store the photo and the listing together: if the row cannot be saved, the files go too.
 
@@ -56,11 +59,25 @@ def listing_create(
     try:
         _attach_photo(listing, *photo_files)
         listing.full_clean()
-        listing.save()
+        with transaction.atomic():
+            listing.save()
+            if prefill_run is not None:
+                _record_publish(listing, prefill_run, fields, form_opened_at)
     except Exception:
         _delete_files(listing.photo.name, listing.thumbnail.name)
         raise
     return listing
+
+
+def _record_publish(listing: Listing, run: PrefillRun, fields: ListingFields, opened_at) -> None:
+    """Tell feedback what the seller kept of the suggestion, in plain data."""
+    outcome_record_publish(
+        run=run,
+        final_values=asdict(fields),
+        listing_id=listing.pk,
+        form_opened_at=opened_at,
+        published_at=listing.created_at,
+    )
 
 
 def _check_run_usable(run: PrefillRun, seller) -> None:
@@ -85,6 +102,8 @@ def listing_update(
     if unknown:
         raise ValidationError(f"Fields that cannot be changed: {', '.join(sorted(unknown))}")
     old_files = (listing.photo.name, listing.thumbnail.name)
+    # From the database: a ModelForm has already written the new values onto `listing`.
+    before = Listing.objects.filter(pk=listing.pk).values(*changes).first() if changes else {}
     for name, value in changes.items():
         setattr(listing, name, value)
     try:
@@ -98,6 +117,10 @@ def listing_update(
         raise
     if photo is not None:
         transaction.on_commit(lambda: _delete_files(*old_files))
+    if listing.prefill_run_id and changes:
+        outcome_record_late_edit(
+            run=listing.prefill_run, before=before, after=changes, at=timezone.now()
+        )
     return listing
 
 

@@ -10,6 +10,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from feedback.selectors_ratings import rating_get
+
 from . import selectors, services
 from .forms import ListingFilterForm, ListingForm, MessageForm
 from .models import Listing
@@ -107,6 +109,7 @@ def sell(request):
                 fields=form.listing_fields(),
                 photo=form.cleaned_data["photo"],
                 prefill_run=form.cleaned_data["prefill_run"],
+                form_opened_at=form.cleaned_data["opened"],
             )
         except (ValidationError, PermissionDenied) as exc:
             form.add_error(None, exc)
@@ -152,7 +155,10 @@ def edit(request, pk: int):
         else:
             messages.success(request, "Listing updated.")
             return redirect(listing)
-    return render(request, "listings/edit.html", {"form": form, "listing": listing})
+    rating = rating_get(run_id=listing.prefill_run_id, user=request.user)
+    return render(
+        request, "listings/edit.html", {"form": form, "listing": listing, "rating": rating}
+    )
 
 
 @login_required

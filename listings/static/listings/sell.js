@@ -116,6 +116,9 @@
       fieldBox(name).classList.add("suggested");
       filled += 1;
     }
+    if (filled) {
+      document.dispatchEvent(new CustomEvent("prefill:suggested", { detail: { runId: runInput.value } }));
+    }
     showStatus("done", filled
       ? `Suggested ${filled} field${filled === 1 ? "" : "s"} from your photo (marked “AI suggestion”). Check and correct them before you publish.`
       : "We could not suggest anything useful for this photo. Please fill in the form.");

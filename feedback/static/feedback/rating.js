@@ -1,0 +1,40 @@
+// Thumbs up/down on a suggestion: one rating per run, changeable; the comment goes with it.
+(() => {
+  "use strict";
+  const box = document.getElementById("suggestion-rating");
+  if (!box) return;
+  const comment = document.getElementById("rating-comment");
+  const status = box.querySelector(".rating-status");
+  const csrf = document.querySelector("[name=csrfmiddlewaretoken]");
+  const buttons = [...box.querySelectorAll(".thumb")];
+
+  // The Sell page announces its run when a suggestion has been shown.
+  document.addEventListener("prefill:suggested", (event) => {
+    box.dataset.run = event.detail.runId;
+    box.hidden = false;
+  });
+  if (box.dataset.current) press(box.dataset.current);
+
+  buttons.forEach((button) => button.addEventListener("click", () => send(button.dataset.rating)));
+
+  async function send(rating) {
+    const url = box.dataset.urlTemplate.replace("00000000-0000-0000-0000-000000000000", box.dataset.run);
+    status.textContent = "Saving…";
+    try {
+      const response = await fetch(url, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf ? csrf.value : "" },
+        body: JSON.stringify({ rating, comment: comment.value }),
+      });
+      if (!response.ok) throw new Error(String(response.status));
+      press(rating);
+      status.textContent = "Thanks! You can change your answer any time.";
+    } catch (err) {
+      status.textContent = "Your rating could not be saved. Please try again.";
+    }
+  }
+
+  function press(rating) {
+    buttons.forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.rating === rating)));
+  }
+})();
