@@ -1,4 +1,11 @@
 # Trova web and worker image. docker-compose.yml runs web (gunicorn), worker and beat from it.
+
+# Front-end libraries from npm, exactly as pinned in package-lock.json (no CDN at runtime).
+FROM node:20-bookworm-slim AS assets
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -13,6 +20,8 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
+# Only Chart.js's built files: STATICFILES_DIRS serves node_modules/chart.js/dist.
+COPY --from=assets /build/node_modules/chart.js/dist /app/node_modules/chart.js/dist
 # collectstatic needs settings but no secrets or database: a throwaway key for the build only.
 RUN SECRET_KEY=build-only-not-secret python manage.py collectstatic --noinput \
     && mkdir -p /app/media && chown -R trova:trova /app/media

@@ -6,9 +6,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 RUN_ENV := DEBUG=true
 
-.PHONY: run test evals superuser chromium clean
+.PHONY: run test evals superuser chromium npm clean
 
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime npm
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py load_demo_data
 	$(RUN_ENV) $(PY) manage.py load_eval_set
@@ -20,7 +20,7 @@ run: $(VENV)/.runtime
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/trova
 REDIS_URL ?= redis://127.0.0.1:6379/15
 
-test: $(VENV)/.dev chromium
+test: $(VENV)/.dev chromium npm
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DATABASE_URL=sqlite://:memory: $(RUN_ENV) $(PY) manage.py makemigrations --check --dry-run
@@ -60,5 +60,13 @@ chromium:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
+# Front-end libraries (Chart.js for the admin feedback report) come from npm, pinned in
+# package-lock.json, and are served as static files from node_modules (STATICFILES_DIRS).
+npm: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 clean:
-	rm -rf $(VENV) db.sqlite3 media staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 media staticfiles node_modules .pytest_cache .ruff_cache

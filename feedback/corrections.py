@@ -1,7 +1,8 @@
 """How much a seller changed each suggested field: pure functions on plain values.
 
-Empty and missing are the same thing to a seller ("" == None); case and surrounding whitespace
-changes count as changes but score a high similarity; prices compare as numbers.
+Empty and missing are the same thing to a seller ("" == None) and surrounding whitespace is
+ignored (forms strip it). A change of case or of inner spacing counts as a change, with
+similarity 1.0: nothing of substance changed. Prices compare as numbers.
 """
 
 from dataclasses import dataclass

@@ -10,7 +10,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from feedback.selectors_ratings import rating_get
+from feedback.selectors import rating_get
 
 from . import selectors, services
 from .forms import ListingFilterForm, ListingForm, MessageForm

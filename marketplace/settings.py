@@ -102,6 +102,9 @@ USE_TZ = True
 # --- Static and media --------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Front-end libraries come from npm (package.json, `npm ci`), never from a CDN; served as
+# {% static "vendor/chartjs/chart.umd.min.js" %}.
+STATICFILES_DIRS = [("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist")]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 # Django serves /media/ itself in the embedded setup; behind a real web server (or object

@@ -5,7 +5,6 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
-from feedback.api_ratings import RatingView
 from marketplace import accounts, health
 
 urlpatterns = [
@@ -15,7 +14,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("listings.api_urls")),
     path("api/", include("ai_prefill.api_urls")),
-    path("api/prefill/<uuid:run_id>/feedback/", RatingView.as_view(), name="prefill-feedback"),
+    path("api/", include("feedback.api_urls")),
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
