@@ -4,9 +4,9 @@ from .models import PrefillRun
 
 
 def prefill_run_get_for_user(*, run_id, user) -> PrefillRun | None:
-    """A run as its owner (or staff) may see it; None for anyone else, as if it did not exist."""
+    """A run as its owner, or staff allowed to view runs, may see it; None for anyone else."""
     runs = PrefillRun.objects.select_related("prompt_version")
-    if not user.is_staff:
+    if not (user.is_staff and user.has_perm("ai_prefill.view_prefillrun")):
         runs = runs.filter(user=user)
     return runs.filter(pk=run_id).first()
 

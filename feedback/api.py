@@ -14,6 +14,17 @@ from .reports import DEFAULT_DAYS, ReportParamsForm, report_csv, report_csv_file
 from .selectors import GROUP_BY_CHOICES, feedback_report
 
 
+class CanViewFeedbackReports(permissions.IsAdminUser):
+    """Staff with the view permission on outcomes: not every staff member (annotators are staff)."""
+
+    message = "Feedback reports are for staff who may view seller outcomes."
+
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and request.user.has_perm(
+            "feedback.view_prefilloutcome"
+        )
+
+
 class CSVRenderer(BaseRenderer):
     """The report as a spreadsheet; an error response becomes a one-column CSV of messages."""
 
@@ -121,7 +132,7 @@ class FeedbackReportSerializer(serializers.Serializer):
 class FeedbackReportView(APIView):
     """Staff only. Runs created in the range, grouped; every rate with the n behind it."""
 
-    permission_classes = [permissions.IsAdminUser]
+    permission_classes = [CanViewFeedbackReports]
     renderer_classes = [JSONRenderer, CSVRenderer]
 
     @extend_schema(

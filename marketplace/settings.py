@@ -207,6 +207,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_RETRY_ON_WORKER_LOST = True  # a killed child: the task runs again (bounded)
 CELERY_BEAT_SCHEDULE = {
     "prefill-runs-reap": {"task": "ai_prefill.tasks.prefill_runs_reap_task", "schedule": 60.0},
+    "annotation-sample": {
+        "task": "annotation.tasks.runs_sample_for_annotation_task",
+        "schedule": 3600.0,
+    },
     "feedback-mark-abandoned": {
         "task": "feedback.tasks.outcomes_mark_abandoned_task",
         "schedule": 900.0,

@@ -1,0 +1,165 @@
+"""Writes of the annotation queue: claim with a lease, submit, skip, adjudicate, promote."""
+
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ai_prefill.models import EvalCase
+from ai_prefill.schema import DRAFT_FIELDS
+
+from .models import Annotation, AnnotationTask, SamplingPolicy
+
+Status = AnnotationTask.Status
+
+
+def task_claim_next(*, annotator) -> AnnotationTask | None:
+    """The annotator's current task, or the next open one, claimed with a lease.
+
+    `select_for_update(skip_locked=True)` makes concurrent claims pass over each other's rows
+    on PostgreSQL, so two annotators never get the same task; an expired lease frees a task.
+    """
+    now = timezone.now()
+    lease = timedelta(minutes=SamplingPolicy.current().lease_minutes)
+    with transaction.atomic():
+        mine = _claimable(now).filter(claimed_by=annotator, lease_expires_at__gte=now).first()
+        if mine is not None:
+            return mine
+        free = Q(claimed_by__isnull=True) | Q(lease_expires_at__lt=now)
+        task = (
+            _claimable(now)
+            .filter(free)
+            .exclude(annotations__annotator=annotator)
+            .order_by("priority", "created_at", "pk")
+            .select_for_update(skip_locked=True, of=("self",))
+            .first()
+        )
+        if task is None:
+            return None
+        task.claimed_by, task.claimed_at, task.lease_expires_at = annotator, now, now + lease
+        task.save(update_fields=["claimed_by", "claimed_at", "lease_expires_at"])
+        return task
+
+
+def _claimable(now):
+    return AnnotationTask.objects.filter(status=Status.OPEN).select_related("run")
+
+
+@transaction.atomic
+def annotation_submit(*, task: AnnotationTask, annotator, values: dict, verdicts: dict,
+                      notes: str = "", key_attributes: list[str] | None = None,
+                      promote: bool = False) -> Annotation:  # fmt: skip
+    task = _holding(task, annotator)
+    missing = set(DRAFT_FIELDS) - set(values)
+    if missing:
+        raise ValidationError(f"Missing values for: {', '.join(sorted(missing))}")
+    annotation = Annotation.objects.create(
+        task=task, annotator=annotator, values=values, verdicts=verdicts, notes=notes,
+        key_attributes=key_attributes or [], started_at=task.claimed_at,
+    )  # fmt: skip
+    _release(task)
+    _conclude(task)
+    if promote and task.status == Status.DONE:
+        eval_case_promote(task=task, annotator=annotator)
+    return annotation
+
+
+@transaction.atomic
+def annotation_skip(*, task: AnnotationTask, annotator, notes: str = "") -> None:
+    """Give the task back; it will not be offered to this annotator again."""
+    task = _holding(task, annotator)
+    Annotation.objects.create(
+        task=task, annotator=annotator, skipped=True, notes=notes, started_at=task.claimed_at
+    )
+    _release(task)
+
+
+def _holding(task: AnnotationTask, annotator) -> AnnotationTask:
+    task = AnnotationTask.objects.select_for_update().select_related("run").get(pk=task.pk)
+    if task.claimed_by_id != annotator.pk or task.status != Status.OPEN:
+        raise PermissionDenied("This task is not claimed by you any more; take the next one.")
+    return task
+
+
+def _release(task: AnnotationTask) -> None:
+    task.claimed_by = task.claimed_at = task.lease_expires_at = None
+    task.save(update_fields=["claimed_by", "claimed_at", "lease_expires_at"])
+
+
+def _conclude(task: AnnotationTask) -> None:
+    done = list(task.annotations.filter(skipped=False).order_by("submitted_at"))
+    if len(done) < task.required_annotations:
+        return
+    if len({_canonical(a.values) for a in done}) == 1:
+        task.status, task.final_values = Status.DONE, done[0].values
+    else:
+        task.status = Status.DISAGREEMENT
+    task.save(update_fields=["status", "final_values"])
+
+
+def _canonical(values: dict) -> tuple:
+    """Values compared the way a person would: case and surrounding spaces do not matter."""
+    return tuple(str(values.get(f) or "").strip().casefold() for f in DRAFT_FIELDS)
+
+
+@transaction.atomic
+def task_adjudicate(
+    *, task: AnnotationTask, adjudicator, values: dict, promote: bool = False
+) -> None:
+    """Staff settle a disagreement by choosing the correct values."""
+    task = AnnotationTask.objects.select_for_update().get(pk=task.pk)
+    if task.status != Status.DISAGREEMENT:
+        raise ValidationError("Only tasks with a disagreement need adjudication.")
+    task.status, task.final_values = Status.ADJUDICATED, values
+    task.save(update_fields=["status", "final_values"])
+    if promote:
+        eval_case_promote(task=task, annotator=adjudicator)
+
+
+def eval_case_promote(*, task: AnnotationTask, annotator) -> EvalCase:
+    """Make the task's corrected values an eval case, once: a second call returns the same case."""
+    task = (
+        AnnotationTask.objects.select_for_update()
+        .select_related("run", "promoted_case")
+        .get(pk=task.pk)
+    )
+    if task.promoted_case is not None:
+        return task.promoted_case
+    if task.status not in (Status.DONE, Status.ADJUDICATED) or not task.final_values:
+        raise ValidationError("Only reviewed tasks with agreed values can become eval cases.")
+    case = _case_from(task, annotator)
+    task.promoted_case = case
+    try:
+        task.save(update_fields=["promoted_case"])
+    except IntegrityError:
+        raise ValidationError("This task was promoted already.") from None
+    return case
+
+
+def _case_from(task: AnnotationTask, annotator) -> EvalCase:
+    run, values = task.run, task.final_values
+    attributes = next((a.key_attributes for a in task.annotations.all() if a.key_attributes), [])
+    case = EvalCase(
+        key=f"promoted-{run.pk.hex[:16]}",
+        expected_title=values.get("title") or "",
+        expected_description=values.get("description") or "",
+        expected_category=values["category"],
+        expected_condition=values["condition"],
+        expected_brand=values.get("brand") or "",
+        expected_color=values.get("color") or "",
+        expected_price_eur=values.get("price_eur") or None,
+        key_attributes=attributes,
+        tags=[values["category"], "promoted", task.reason],
+        source=EvalCase.Source.PROMOTED,
+        source_run=run,
+        created_by=annotator,
+        image_sha256=run.image_sha256,
+    )
+    with run.photo.open("rb") as photo:  # the eval set keeps its own copy of the photo
+        case.image.save(f"{case.key}.jpg", ContentFile(photo.read()), save=False)
+    case.full_clean(exclude=["image"])
+    case.save()
+    return case
