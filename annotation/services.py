@@ -119,10 +119,11 @@ def task_adjudicate(
         eval_case_promote(task=task, annotator=adjudicator)
 
 
+@transaction.atomic
 def eval_case_promote(*, task: AnnotationTask, annotator) -> EvalCase:
     """Make the task's corrected values an eval case, once: a second call returns the same case."""
     task = (
-        AnnotationTask.objects.select_for_update()
+        AnnotationTask.objects.select_for_update(of=("self",))
         .select_related("run", "promoted_case")
         .get(pk=task.pk)
     )
