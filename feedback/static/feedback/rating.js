@@ -10,12 +10,26 @@
 
   // The Sell page announces its run when a suggestion has been shown.
   document.addEventListener("prefill:suggested", (event) => {
+    // A new photo's suggestion is a new run: the rating given to the previous one is not its.
+    if (box.dataset.run && box.dataset.run !== event.detail.runId) {
+      press(null);
+      comment.value = "";
+      status.textContent = "";
+    }
     box.dataset.run = event.detail.runId;
     box.hidden = false;
   });
   if (box.dataset.current) press(box.dataset.current);
 
+  // A new photo is on its way: the widget must not rate the previous run meanwhile.
+  document.addEventListener("prefill:reset", () => { box.hidden = true; });
+
   buttons.forEach((button) => button.addEventListener("click", () => send(button.dataset.rating)));
+  // A comment written after the thumb was given is saved too.
+  comment.addEventListener("change", () => {
+    const pressed = buttons.find((b) => b.getAttribute("aria-pressed") === "true");
+    if (pressed) send(pressed.dataset.rating);
+  });
 
   async function send(rating) {
     const url = box.dataset.urlTemplate.replace("00000000-0000-0000-0000-000000000000", box.dataset.run);

@@ -38,6 +38,7 @@
     preview.src = URL.createObjectURL(file);
     preview.hidden = false;
     runInput.value = "";
+    document.dispatchEvent(new CustomEvent("prefill:reset"));
     clearPhotoError();
     clearStaleSuggestions();
     startPrefill(file);
