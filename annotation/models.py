@@ -76,6 +76,14 @@ class AnnotationTask(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     final_values = models.JSONField(null=True, blank=True, help_text="The agreed correct values.")
+    promote_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="An annotator asked to promote it; done when the annotations agree.",
+    )
     promoted_case = models.OneToOneField(
         EvalCase, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotation_task"
     )

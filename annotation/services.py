@@ -60,10 +60,14 @@ def annotation_submit(*, task: AnnotationTask, annotator, values: dict, verdicts
         task=task, annotator=annotator, values=values, verdicts=verdicts, notes=notes,
         key_attributes=key_attributes or [], started_at=task.claimed_at,
     )  # fmt: skip
+    if promote and task.promote_requested_by_id is None:
+        # With two annotators the task concludes later; the request must survive until then.
+        task.promote_requested_by = annotator
+        task.save(update_fields=["promote_requested_by"])
     _release(task)
     _conclude(task)
-    if promote and task.status == Status.DONE:
-        eval_case_promote(task=task, annotator=annotator)
+    if task.status == Status.DONE and task.promote_requested_by_id:
+        eval_case_promote(task=task, annotator=task.promote_requested_by)
     return annotation
 
 

@@ -249,3 +249,22 @@ def test_concurrent_claims_never_hand_out_a_task_twice(seller, django_user_model
         "every task once, four annotators get none"
     )
     assert claimed.count(None) == 4
+
+
+def test_a_promote_request_waits_for_the_second_annotator(open_tasks, annotator, other_annotator):
+    AnnotationTask.objects.update(required_annotations=2)
+    task = services.task_claim_next(annotator=annotator)
+    services.annotation_submit(
+        task=task, annotator=annotator, values=VALUES, verdicts=VERDICTS, promote=True
+    )
+    task.refresh_from_db()
+    assert task.promoted_case is None, "one of two annotations is not yet an agreement"
+    again = services.task_claim_next(annotator=other_annotator)
+    while again.pk != task.pk:
+        services.annotation_skip(task=again, annotator=other_annotator)
+        again = services.task_claim_next(annotator=other_annotator)
+    services.annotation_submit(
+        task=again, annotator=other_annotator, values=VALUES, verdicts=VERDICTS
+    )
+    task.refresh_from_db()
+    assert task.status == "done" and task.promoted_case.created_by == annotator

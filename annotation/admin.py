@@ -1,0 +1,542 @@
+"""The annotation queue in admin: the task list with "Next task", the review page, promotion to
+the eval set, adjudication and the agreement page.
+
+Annotators (group "Annotators": staff with view on tasks and annotations, add on annotations)
+see only this section. They work through custom pages added with `get_urls()` +
+`admin_site.admin_view()`; every page also checks its permission. Writes go through
+`annotation.services`; errors (a lost lease, missing values) come back as messages.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from ai_prefill.schema import DRAFT_FIELDS
+from marketplace.taxonomy import Category, Condition
+
+from . import selectors, services
+from .models import Annotation, AnnotationTask, SamplingPolicy
+
+Status = AnnotationTask.Status
+
+FIELD_LABELS = {
+    "title": "Title",
+    "description": "Description",
+    "category": "Category",
+    "condition": "Condition",
+    "brand": "Brand",
+    "color": "Colour",
+    "price_eur": "Price (EUR)",
+}
+VERDICTS = [("right", "AI right"), ("wrong", "AI wrong")]
+
+
+def _can_annotate(request) -> bool:
+    return request.user.has_perm("annotation.add_annotation")
+
+
+def _is_lead(request) -> bool:
+    """Staff who see agreement, adjudicate and promote in bulk (superusers, or granted
+    `annotation.change_annotationtask`)."""
+    return request.user.has_perm("annotation.change_annotationtask")
+
+
+# --- forms ------------------------------------------------------------------------------------
+
+
+class ValuesForm(forms.Form):
+    """The correct value for every draft field."""
+
+    title = forms.CharField(max_length=120, label="Title", required=False)
+    description = forms.CharField(
+        required=False, label="Description", widget=forms.Textarea(attrs={"rows": 4})
+    )
+    category = forms.ChoiceField(choices=[("", "---------"), *Category.choices], label="Category")
+    condition = forms.ChoiceField(
+        choices=[("", "---------"), *Condition.choices], label="Condition"
+    )
+    brand = forms.CharField(max_length=80, required=False, label="Brand")
+    color = forms.CharField(max_length=40, required=False, label="Colour")
+    price_eur = forms.DecimalField(
+        max_digits=9, decimal_places=2, min_value=0, required=False, label="Price (EUR)"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["title"].widget.attrs["autofocus"] = True
+        for name in DRAFT_FIELDS:
+            self.fields[name].widget.attrs.setdefault("class", "vTextField")
+
+    def values(self) -> dict:
+        """In the draft's shape: blank brand/colour/price are None, the price a float."""
+        data = self.cleaned_data
+        price = data.get("price_eur")
+        return {
+            "title": data["title"].strip(),
+            "description": (data.get("description") or "").strip(),
+            "category": data["category"],
+            "condition": data["condition"],
+            "brand": (data.get("brand") or "").strip() or None,
+            "color": (data.get("color") or "").strip() or None,
+            "price_eur": float(price) if price is not None else None,
+        }
+
+
+class ReviewForm(ValuesForm):
+    key_attributes = forms.CharField(
+        required=False,
+        help_text="Comma-separated words a good title or description mentions: oak, chair.",
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
+    )
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    promote = forms.BooleanField(required=False, label="Promote to eval set")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["notes"].label = "Notes"
+        self.fields["key_attributes"].label = "Key attributes"
+        for name in DRAFT_FIELDS:
+            self.fields[f"verdict_{name}"] = forms.ChoiceField(
+                choices=VERDICTS, widget=forms.RadioSelect, label=f"Verdict on {name}"
+            )
+
+    def verdicts(self) -> dict:
+        return {name: self.cleaned_data[f"verdict_{name}"] == "right" for name in DRAFT_FIELDS}
+
+    def key_attribute_list(self) -> list[str]:
+        words = (w.strip() for w in self.cleaned_data.get("key_attributes", "").split(","))
+        return list(dict.fromkeys(w for w in words if w))
+
+
+class AdjudicateForm(ValuesForm):
+    promote = forms.BooleanField(required=False, label="Promote to eval set")
+
+
+def _initial_values(values: dict) -> dict:
+    return {name: "" if values.get(name) is None else values[name] for name in DRAFT_FIELDS}
+
+
+# --- list filters -----------------------------------------------------------------------------
+
+
+class CategoryFilter(admin.SimpleListFilter):
+    """From the taxonomy, not a DISTINCT over the whole table."""
+
+    title = "category"
+    parameter_name = "category"
+
+    def lookups(self, request, model_admin):
+        return [*Category.choices, ("unknown", "Unknown")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(category=self.value()) if self.value() else queryset
+
+
+class LeaseFilter(admin.SimpleListFilter):
+    title = "claim"
+    parameter_name = "claim"
+
+    def lookups(self, request, model_admin):
+        return [("mine", "Claimed by me"), ("held", "Claimed (lease running)"), ("free", "Free")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "mine":
+            return queryset.filter(claimed_by=request.user, lease_expires_at__gte=now)
+        if self.value() == "held":
+            return queryset.filter(claimed_by__isnull=False, lease_expires_at__gte=now)
+        if self.value() == "free":
+            return queryset.exclude(claimed_by__isnull=False, lease_expires_at__gte=now)
+        return queryset
+
+
+# --- the queue --------------------------------------------------------------------------------
+
+
+@admin.register(AnnotationTask)
+class AnnotationTaskAdmin(admin.ModelAdmin):
+    list_display = (
+        "id", "reason", "reason_detail", "category", "status", "required_annotations",
+        "claimed_by", "lease", "created_at", "promoted",
+    )  # fmt: skip
+    list_filter = ("status", "reason", CategoryFilter, "required_annotations", LeaseFilter)
+    list_select_related = ("claimed_by",)
+    search_fields = ("=id", "reason_detail")
+    raw_id_fields = ("run", "claimed_by", "promoted_case")
+    readonly_fields = ("created_at",)
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    show_full_result_count = False
+    ordering = ("-created_at",)  # the created_at index: cheap on a big queue
+    actions = ["promote_to_eval_set"]
+
+    def has_add_permission(self, request):
+        return False  # tasks come from the sampling policy
+
+    def has_promote_permission(self, request):
+        return _is_lead(request)
+
+    def get_urls(self):
+        def view(fn):
+            return self.admin_site.admin_view(fn)
+
+        return [
+            path("next/", view(self.next_view), name="annotation_task_next"),
+            path("<int:task_id>/review/", view(self.review_view), name="annotation_task_review"),
+            path("<int:task_id>/photo/", view(self.photo_view), name="annotation_task_photo"),
+            path("agreement/", view(self.agreement_view), name="annotation_agreement"),
+            path("adjudicate/", view(self.adjudicate_list_view), name="annotation_adjudicate"),
+            path(
+                "<int:task_id>/adjudicate/",
+                view(self.adjudicate_view),
+                name="annotation_task_adjudicate",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"can_annotate": _can_annotate(request), "is_lead": _is_lead(request)}
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+    @admin.display(description="lease", ordering="lease_expires_at")
+    def lease(self, task):
+        if task.lease_expires_at is None:
+            return "–"
+        if task.lease_expires_at < timezone.now():
+            return "expired"
+        minutes = int((task.lease_expires_at - timezone.now()).total_seconds() // 60)
+        return f"{minutes} min left"
+
+    @admin.display(description="promoted", boolean=True)
+    def promoted(self, task):
+        return task.promoted_case_id is not None
+
+    @admin.action(description="Promote to the eval set", permissions=["promote"])
+    def promote_to_eval_set(self, request, queryset):
+        promoted = already = refused = 0
+        for task in queryset.order_by("pk"):
+            if task.promoted_case_id is not None:
+                already += 1
+                continue
+            try:
+                services.eval_case_promote(task=task, annotator=request.user)
+            except ValidationError:
+                refused += 1
+            else:
+                promoted += 1
+        self.message_user(request, f"Promoted {promoted} task(s) to the eval set.")
+        if already:
+            self.message_user(request, f"{already} were promoted already.", messages.WARNING)
+        if refused:
+            self.message_user(
+                request,
+                f"{refused} have no agreed values yet (open or in disagreement): not promoted.",
+                messages.WARNING,
+            )
+
+    # --- working the queue --------------------------------------------------------------------
+
+    def _context(self, request, title: str) -> dict:
+        return {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title}
+
+    def _changelist(self) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:annotation_annotationtask_changelist"))
+
+    def _claim_next(self, request) -> HttpResponseRedirect:
+        task = services.task_claim_next(annotator=request.user)
+        if task is None:
+            self.message_user(request, "The queue is empty.", messages.INFO)
+            return self._changelist()
+        return HttpResponseRedirect(reverse("admin:annotation_task_review", args=[task.pk]))
+
+    def next_view(self, request):
+        if not _can_annotate(request):
+            raise PermissionDenied
+        if request.method != "POST":  # a claim is a write: GET only shows the queue
+            return self._changelist()
+        return self._claim_next(request)
+
+    def photo_view(self, request, task_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        task = (
+            AnnotationTask.objects.select_related("run")
+            .only("pk", "run__id", "run__photo")
+            .filter(pk=task_id)
+            .first()
+        )
+        if (
+            task is None
+            or not task.run.photo
+            or not task.run.photo.storage.exists(task.run.photo.name)
+        ):
+            raise Http404
+        response = FileResponse(task.run.photo.open("rb"), content_type="image/jpeg")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+    def review_view(self, request, task_id):
+        if not (_can_annotate(request) or request.user.is_superuser):
+            raise PermissionDenied
+        task = selectors.task_for_review(task_id=task_id)
+        if task is None:
+            raise Http404
+        # The claim is what the services check: an expired lease still counts until someone
+        # else takes the task (then claimed_by is theirs).
+        holds = task.claimed_by_id == request.user.pk and task.status == Status.OPEN
+        if not holds and not request.user.is_superuser:
+            self.message_user(
+                request,
+                "This task is not claimed by you any more; take the next one.",
+                messages.WARNING,
+            )
+            return self._changelist()
+        draft = task.run.draft
+        seller = selectors.seller_final_values(task=task)
+        guess = selectors.best_guess(draft=draft, seller=seller)
+        if request.method == "POST":
+            response = self._review_post(request, task)
+            if isinstance(response, HttpResponseRedirect):
+                return response
+            form = response
+        else:
+            initial = _initial_values(guess)
+            for name in DRAFT_FIELDS:
+                right = draft is not None and selectors.same_value(
+                    name, draft.get(name), guess.get(name)
+                )
+                initial[f"verdict_{name}"] = "right" if right else "wrong"
+            form = ReviewForm(initial=initial)
+        rows = [
+            {
+                "name": name,
+                "label": FIELD_LABELS[name],
+                "draft": (draft or {}).get(name),
+                "seller": (seller or {}).get(name),
+                "field": form[name],
+                "verdict": form[f"verdict_{name}"],
+            }
+            for name in DRAFT_FIELDS
+        ]
+        context = {
+            **self._context(request, f"Review task {task.pk}"),
+            "task": task,
+            "run": task.run,
+            "holds": holds,
+            "draft": draft,
+            "seller": seller,
+            "published": seller is not None,
+            "form": form,
+            "rows": rows,
+            "photo_url": reverse("admin:annotation_task_photo", args=[task.pk]),
+        }
+        return TemplateResponse(request, "admin/annotation/annotationtask/review.html", context)
+
+    def _review_post(self, request, task):
+        """A redirect when done, else the bound form to show again with its errors."""
+        if "_skip" in request.POST:
+            try:
+                services.annotation_skip(
+                    task=task, annotator=request.user, notes=request.POST.get("notes", "")[:2000]
+                )
+            except PermissionDenied as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return self._changelist()
+            self.message_user(request, f"Skipped task {task.pk}; it goes back to the queue.")
+            return self._claim_next(request)
+        form = ReviewForm(request.POST)
+        if not form.is_valid():
+            for name, errors in form.errors.items():
+                label = form.fields[name].label if name in form.fields else name
+                self.message_user(request, f"{label}: {' '.join(errors)}", messages.ERROR)
+            return form
+        try:
+            services.annotation_submit(
+                task=task,
+                annotator=request.user,
+                values=form.values(),
+                verdicts=form.verdicts(),
+                notes=form.cleaned_data["notes"],
+                key_attributes=form.key_attribute_list(),
+                promote=form.cleaned_data["promote"],
+            )
+        except PermissionDenied as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return self._changelist()
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return form
+        task.refresh_from_db(fields=["status", "promoted_case"])
+        note = f"Submitted task {task.pk} ({task.get_status_display().lower()})"
+        if task.promoted_case_id:
+            note += f"; promoted as eval case {task.promoted_case.key}"
+        elif form.cleaned_data["promote"]:
+            note += "; it is promoted once the second annotator agrees"
+        self.message_user(request, note + ".", messages.SUCCESS)
+        return self._claim_next(request)
+
+    # --- staff pages --------------------------------------------------------------------------
+
+    def agreement_view(self, request):
+        if not _is_lead(request):
+            raise PermissionDenied
+        context = {
+            **self._context(request, "Annotation agreement and throughput"),
+            "fields": selectors.agreement_by_field(),
+            "throughput": selectors.throughput_by_annotator(days=7),
+            "counts": selectors.queue_counts(),
+            "status_labels": dict(Status.choices),
+        }
+        return TemplateResponse(request, "admin/annotation/annotationtask/agreement.html", context)
+
+    def adjudicate_list_view(self, request):
+        if not _is_lead(request):
+            raise PermissionDenied
+        tasks = list(
+            AnnotationTask.objects.filter(status=Status.DISAGREEMENT)
+            .select_related("run")
+            .order_by("priority", "created_at")[:25]
+        )
+        annotations = Annotation.objects.filter(
+            task__in=[t.pk for t in tasks], skipped=False
+        ).select_related("annotator")
+        by_task = {}
+        for annotation in annotations.order_by("submitted_at", "pk"):
+            by_task.setdefault(annotation.task_id, []).append(annotation)
+        items = [{"task": t, "table": _side_by_side(by_task.get(t.pk, []))} for t in tasks]
+        context = {
+            **self._context(request, "Tasks that need adjudication"),
+            "items": items,
+            "total": AnnotationTask.objects.filter(status=Status.DISAGREEMENT).count(),
+        }
+        return TemplateResponse(
+            request, "admin/annotation/annotationtask/adjudicate_list.html", context
+        )
+
+    def adjudicate_view(self, request, task_id):
+        if not _is_lead(request):
+            raise PermissionDenied
+        task = selectors.task_for_review(task_id=task_id)
+        if task is None:
+            raise Http404
+        annotations = list(
+            task.annotations.filter(skipped=False)
+            .select_related("annotator")
+            .order_by("submitted_at", "pk")
+        )
+        if task.status != Status.DISAGREEMENT:
+            self.message_user(request, f"Task {task.pk} needs no adjudication.", messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:annotation_adjudicate"))
+        if request.method == "POST":
+            form = AdjudicateForm(request.POST)
+            if form.is_valid():
+                try:
+                    services.task_adjudicate(
+                        task=task,
+                        adjudicator=request.user,
+                        values=form.values(),
+                        promote=form.cleaned_data["promote"],
+                    )
+                except ValidationError as exc:
+                    self.message_user(request, " ".join(exc.messages), messages.ERROR)
+                else:
+                    self.message_user(request, f"Task {task.pk} adjudicated.", messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:annotation_adjudicate"))
+        else:
+            first = annotations[0].values if annotations else (task.run.draft or {})
+            form = AdjudicateForm(initial=_initial_values(first))
+        context = {
+            **self._context(request, f"Adjudicate task {task.pk}"),
+            "task": task,
+            "run": task.run,
+            "table": _side_by_side(annotations),
+            "form": form,
+            "photo_url": reverse("admin:annotation_task_photo", args=[task.pk]),
+        }
+        return TemplateResponse(request, "admin/annotation/annotationtask/adjudicate.html", context)
+
+
+def _side_by_side(annotations: list[Annotation]) -> dict:
+    """Rows of field / each annotator's value and verdict, marking fields they disagree on."""
+    rows = []
+    for name in DRAFT_FIELDS:
+        cells = [
+            {"value": a.values.get(name), "right": (a.verdicts or {}).get(name)}
+            for a in annotations
+        ]
+        values = [c["value"] for c in cells]
+        differ = any(not selectors.same_value(name, values[0], v) for v in values[1:])
+        rows.append({"label": FIELD_LABELS[name], "cells": cells, "differ": differ})
+    return {"annotators": [a.annotator for a in annotations], "rows": rows, "notes": [
+        a.notes for a in annotations
+    ]}  # fmt: skip
+
+
+# --- annotations, read-only -------------------------------------------------------------------
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    """Read-only. Annotators see their own (double annotation stays independent)."""
+
+    list_display = ("id", "task", "annotator", "skipped", "started_at", "submitted_at")
+    list_filter = ("skipped", "submitted_at")
+    list_select_related = ("task", "annotator")
+    search_fields = ("=task__id", "annotator__username", "notes")
+    date_hierarchy = "submitted_at"
+    show_full_result_count = False
+    readonly_fields = (
+        "task", "annotator", "values", "verdicts", "key_attributes", "notes", "skipped",
+        "started_at", "submitted_at",
+    )  # fmt: skip
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if _is_lead(request) else queryset.filter(annotator=request.user)
+
+    def has_add_permission(self, request):
+        return False  # annotations are made on the review page
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- the sampling policy ----------------------------------------------------------------------
+
+
+@admin.register(SamplingPolicy)
+class SamplingPolicyAdmin(admin.ModelAdmin):
+    """One row; superusers edit it."""
+
+    list_display = ("__str__", "random_share", "daily_cap", "double_annotation_share", "updated_at")
+    readonly_fields = ("updated_at",)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False  # SamplingPolicy.current() makes the row
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        policy = SamplingPolicy.current()
+        return HttpResponseRedirect(
+            reverse("admin:annotation_samplingpolicy_change", args=[policy.pk])
+        )
