@@ -10,6 +10,7 @@ upload can never leave a file behind.
 import hashlib
 import io
 import logging
+import struct
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -27,6 +28,8 @@ STILL_CONTAINERS = {"HEIF", "MPO"}
 # 16-bit greyscale (PNG from scanners and editors): convert("RGB") would clip it to white.
 WIDE_GREY_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
 ALLOWED_HUMAN = "JPEG, PNG, WEBP or HEIC"
+# Modes that resample well as they are, so the image can be shrunk before the per-pixel work.
+SHRINK_FIRST_MODES = {"RGB", "RGBA", "L", "LA", "CMYK"}
 JPEG_QUALITY = 85
 
 
@@ -53,16 +56,18 @@ def photo_process(upload) -> ProcessedPhoto:
     """Validate and normalise an uploaded file (anything with read(), e.g. an UploadedFile)."""
     data = _read_capped(upload, settings.PHOTO_MAX_BYTES)
     image = _open_checked(data, settings.PHOTO_MAX_PIXELS)
-    upright = _to_upright_rgb(image)
-    display = _resized_jpeg(upright, settings.PHOTO_DISPLAY_MAX_SIDE)
-    thumbnail = _resized_jpeg(upright, settings.PHOTO_THUMBNAIL_MAX_SIDE)
-    with Image.open(io.BytesIO(display)) as shown:
-        width, height = shown.size
+    if image.mode in SHRINK_FIRST_MODES:
+        # Colour conversion and flattening cost per pixel: do them at display size.
+        upright = _to_upright_rgb(_shrunk(image, settings.PHOTO_DISPLAY_MAX_SIDE))
+    else:  # palette and 16-bit images would resample badly before conversion
+        upright = _shrunk(_to_upright_rgb(image), settings.PHOTO_DISPLAY_MAX_SIDE)
+    display = _jpeg(upright)
+    thumbnail = _jpeg(_shrunk(upright, settings.PHOTO_THUMBNAIL_MAX_SIDE))
     return ProcessedPhoto(
         display=display,
         thumbnail=thumbnail,
-        width=width,
-        height=height,
+        width=upright.width,
+        height=upright.height,
         sha256=hashlib.sha256(display).hexdigest(),
         source_format="JPEG" if image.format == "MPO" else image.format,
     )
@@ -157,7 +162,7 @@ def _too_many_pixels_message(max_pixels: int) -> str:
 
 
 def _to_upright_rgb(image: Image.Image) -> Image.Image:
-    upright = ImageOps.exif_transpose(image)
+    upright = _exif_upright(image)
     if upright.mode in WIDE_GREY_MODES:
         upright = upright.point(lambda value: value * (1 / 256)).convert("L")
     upright = _to_srgb(upright)
@@ -167,6 +172,14 @@ def _to_upright_rgb(image: Image.Image) -> Image.Image:
         flat.paste(rgba, mask=rgba.getchannel("A"))
         upright = flat
     return upright.convert("RGB")
+
+
+def _exif_upright(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation; unreadable EXIF means no orientation, not a lost photo."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except (SyntaxError, OSError, ValueError, KeyError, struct.error):
+        return image
 
 
 def _to_srgb(image: Image.Image) -> Image.Image:
@@ -183,11 +196,16 @@ def _to_srgb(image: Image.Image) -> Image.Image:
         return image  # a broken profile is not worth rejecting the photo over
 
 
-def _resized_jpeg(image: Image.Image, max_side: int) -> bytes:
-    resized = image.copy()
-    resized.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+def _shrunk(image: Image.Image, max_side: int) -> Image.Image:
+    """A copy no larger than max_side (metadata kept: orientation and profile still apply)."""
+    shrunk = image.copy()
+    shrunk.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return shrunk
+
+
+def _jpeg(image: Image.Image) -> bytes:
     # A new Image still carries info (a JPEG comment is copied on save); clear all metadata.
-    resized.info = {}
+    image.info = {}
     out = io.BytesIO()
-    resized.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
     return out.getvalue()
