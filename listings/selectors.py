@@ -3,16 +3,16 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import BooleanField, Count, Max, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from .models import Conversation, Listing, Message
 
-# The same expression is indexed (GIN) by migration 0002 on PostgreSQL; keep the two equal or
-# the planner stops using the index.
 SEARCH_CONFIG = "english"
-SEARCH_VECTOR = SearchVector("title", "description", config=SEARCH_CONFIG)
+# On PostgreSQL, migration 0004 adds the stored, GIN-indexed column `search_vector`
+# (to_tsvector of title and description); the model does not declare it, Django never writes it.
+MATCHES_SEARCH = "search_vector @@ websearch_to_tsquery(%s::regconfig, %s)"
 
 SORTS = {
     "newest": ("-created_at", "-id"),
@@ -50,8 +50,9 @@ def listing_search(*, filters: ListingFilters) -> QuerySet[Listing]:
 def _full_text(qs: QuerySet[Listing], text: str) -> QuerySet[Listing]:
     if connection.vendor == "postgresql":
         # websearch syntax: plain words are ANDed, "quoted phrases", -excluded, or.
-        query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
-        return qs.annotate(search=SEARCH_VECTOR).filter(search=query)
+        # The user text is a query parameter, never spliced into the SQL.
+        matches = RawSQL(MATCHES_SEARCH, (SEARCH_CONFIG, text), output_field=BooleanField())  # noqa: S611
+        return qs.filter(matches)
     # SQLite (embedded default): every word must appear in the title or the description.
     for word in text.split():
         qs = qs.filter(Q(title__icontains=word) | Q(description__icontains=word))
