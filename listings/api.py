@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from ai_prefill.selectors import prefill_run_get_owned
 from marketplace.money import format_eur
+from marketplace.pagination import CappedPageNumberPagination
 from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
 
 from . import selectors, services
@@ -117,6 +118,8 @@ class ListingViewSet(
 ):
     serializer_class = ListingSerializer
     permission_classes = [permissions.IsAuthenticatedOrReadOnly, IsOwnerForWrites]
+    # `count` stops at 10,000: counting every match is the slowest part of a big search.
+    pagination_class = CappedPageNumberPagination
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from feedback.selectors import rating_get
+from marketplace.pagination import CappedCountPaginator
 
 from . import selectors, services
 from .forms import ListingFilterForm, ListingForm, MessageForm
@@ -23,7 +24,7 @@ PAGE_SIZE = 24
 def browse(request):
     form = ListingFilterForm(request.GET)
     filters = form.to_filters() if form.is_valid() else selectors.ListingFilters()
-    page = Paginator(selectors.listing_search(filters=filters), PAGE_SIZE).get_page(
+    page = CappedCountPaginator(selectors.listing_search(filters=filters), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     query = request.GET.copy()

@@ -61,3 +61,13 @@ def test_my_listings_and_inbox_do_not_grow_with_rows(client_for, seller):
         add_conversation()
     many = (_queries(client, "/my/listings/"), _queries(client, "/inbox/"))
     assert few == many
+
+
+def test_result_counts_stop_at_the_cap(anon_client, monkeypatch):
+    monkeypatch.setattr("marketplace.pagination.CappedCountPaginator.max_count", 3)
+    _listings(5)
+    page = anon_client.get("/").content.decode()
+    assert "3+ listings" in page
+    # Past the cap, pages end at the cap: 10,000 newest matches, then refine the search.
+    body = anon_client.get("/api/listings/").json()
+    assert body["count"] == 3 and len(body["results"]) == 3
