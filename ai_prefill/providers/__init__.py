@@ -4,6 +4,8 @@
 offline with no key and is the floor every model must beat in evals.
 """
 
+import functools
+
 from django.conf import settings
 
 from .base import Provider, ProviderRequest, ProviderResult, Usage, provider_request_build
@@ -24,10 +26,17 @@ def provider_get(name: str) -> Provider:
     if name == BaselineProvider.name:
         return BaselineProvider()
     if name == OpenAIProvider.name:
-        return OpenAIProvider(
-            api_key=settings.OPENAI_API_KEY,
-            base_url=settings.OPENAI_BASE_URL,
-            api_style=settings.OPENAI_API_STYLE,
-            timeout=settings.AI_REQUEST_TIMEOUT_SECONDS,
+        return _openai_provider(
+            settings.OPENAI_API_KEY,
+            settings.OPENAI_BASE_URL,
+            settings.OPENAI_API_STYLE,
+            settings.AI_REQUEST_TIMEOUT_SECONDS,
         )
     raise ValueError(f"Unknown AI provider {name!r}; use 'openai' or 'baseline'.")
+
+
+@functools.lru_cache(maxsize=8)
+def _openai_provider(api_key: str, base_url: str | None, api_style: str, timeout: float):
+    """One client per configuration and process: its connection pool is reused between calls
+    (a new client per call paid for a new connection every time; see benchmarks/README.md)."""
+    return OpenAIProvider(api_key=api_key, base_url=base_url, api_style=api_style, timeout=timeout)
