@@ -50,11 +50,9 @@ Run (from the repository root; check `uptime` first: the script waits for a quie
         --configs prefork:4,prefork:8,prefork:16,prefork:32,threads:16,threads:32,threads:64
     .venv/bin/python benchmarks/prefill_latency.py --scenarios concurrent --sellers 100
 
-    Config syntax: POOL:CONCURRENCY[xPROCESSES][+reuse], e.g. threads:32x2 = two worker
-    processes with 32 threads each. Pools: prefork, threads, solo, and gevent / eventlet only when
-    installed. `+reuse` (or --reuse-client) is a what-if, not the app as it is: the worker is
-    launched by benchmarks/celery_reuse_client.py, which keeps one OpenAI client per process
-    instead of one per call.
+    Config syntax: POOL:CONCURRENCY[xPROCESSES], e.g. threads:32x2 = two worker processes with
+    32 threads each. Pools: prefork, threads, solo, and gevent / eventlet only when installed.
+    A config listed twice is measured twice (the second is reported as LABEL#2).
 
 Results: tables on stdout and benchmarks/results/prefill_latency-<label>.json.
 """
@@ -112,23 +110,19 @@ class WorkerConfig:
     pool: str
     concurrency: int
     processes: int = 1
-    reuse_client: bool = False  # what-if: benchmarks/celery_reuse_client.py launches the worker
 
     @property
     def label(self) -> str:
         extra = f"x{self.processes}" if self.processes > 1 else ""
-        return f"{self.pool}:{self.concurrency}{extra}{'+reuse' if self.reuse_client else ''}"
+        return f"{self.pool}:{self.concurrency}{extra}"
 
     @classmethod
     def parse(cls, text: str) -> WorkerConfig:
-        text, plus, what_if = text.strip().partition("+")
-        if plus and what_if != "reuse":
-            raise SystemExit(f"{text}+{what_if}: the only what-if is +reuse")
-        pool, _, rest = text.partition(":")
+        pool, _, rest = text.strip().partition(":")
         conc, _, procs = rest.partition("x")
         if not pool or not conc:
-            raise SystemExit(f"{text!r}: expected POOL:CONCURRENCY[xPROCESSES][+reuse]")
-        return cls(pool, int(conc), int(procs or 1), reuse_client=bool(plus))
+            raise SystemExit(f"{text!r}: expected POOL:CONCURRENCY[xPROCESSES]")
+        return cls(pool, int(conc), int(procs or 1))
 
 
 def parse_args() -> argparse.Namespace:
@@ -141,11 +135,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16, help="celery worker concurrency")
     parser.add_argument(
         "--worker-processes", type=int, default=1, help="celery worker processes (same pool)"
-    )
-    parser.add_argument(
-        "--reuse-client",
-        action="store_true",
-        help="what-if: one OpenAI client per worker process (benchmarks/celery_reuse_client.py)",
     )
     parser.add_argument(
         "--scenarios",
@@ -180,9 +169,7 @@ def parse_args() -> argparse.Namespace:
     if args.compare:
         args.configs = [WorkerConfig.parse(c) for c in args.configs.split(",") if c.strip()]
     else:
-        args.configs = [
-            WorkerConfig(args.pool, args.concurrency, args.worker_processes, args.reuse_client)
-        ]
+        args.configs = [WorkerConfig(args.pool, args.concurrency, args.worker_processes)]
     for config in args.configs:
         check_pool_installed(config.pool)
     width, _, height = args.image_size.partition("x")
@@ -384,6 +371,7 @@ class Stack:
         self.fake = self.web = None
         self.workers: list[tuple[subprocess.Popen, Path]] = []
         self.port = None
+        self.pg_peak = 0  # most connections to the benchmark database seen during batches
 
     def start_fake(self) -> None:
         command = [sys.executable, "-m", "tests.fake_openai", "--latency", str(self.args.latency)]
@@ -421,10 +409,7 @@ class Stack:
     def start_workers(self, config: WorkerConfig) -> None:
         for n in range(config.processes):
             node = f"bench{n}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
-            launcher = ["-m", "celery"]
-            if config.reuse_client:
-                launcher = [str(ROOT / "benchmarks" / "celery_reuse_client.py")]
-            command = [sys.executable, *launcher, "-A", "marketplace", "worker"]
+            command = [sys.executable, "-m", "celery", "-A", "marketplace", "worker"]
             command += ["--pool", config.pool, "--concurrency", str(config.concurrency)]
             command += ["--without-mingle", "--without-gossip", "--loglevel", "INFO"]
             command += ["-Q", self.queue, "-n", node]
@@ -487,8 +472,20 @@ class Stack:
         delta["other"] = max(0.0, delta["machine"] - ours)
         return {k: round(v, 2) for k, v in delta.items()}
 
+    def sample_pg_connections(self, stop: threading.Event) -> None:
+        """Until `stop`: the most connections open to the benchmark database (every 50 ms)."""
+        import psycopg
+
+        with psycopg.connect(f"{PG_SERVER_URL}/postgres", autocommit=True) as conn:
+            while not stop.wait(0.05):
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [PG_BENCH_DB]
+                ).fetchone()
+                self.pg_peak = max(self.pg_peak, row[0])
+
     def worker_memory_mb(self) -> dict:
-        """PSS (shared pages split between sharers, so prefork children are not overcounted)."""
+        """Worker PSS (shared pages split between sharers, so prefork children are not
+        overcounted) and the connections open to the benchmark database."""
         pids = [
             pid
             for pid, (pgrp, _, _) in proc_cpu_by_pid().items()
@@ -500,7 +497,19 @@ class Stack:
                 for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                     if line.startswith("Pss:"):
                         pss += int(line.split()[1])
-        return {"processes": len(pids), "pss_mb": round(pss / 1024)}
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [PG_BENCH_DB]
+            )
+            pg_connections = cursor.fetchone()[0]
+        return {
+            "processes": len(pids),
+            "pss_mb": round(pss / 1024),
+            "pg_connections_at_end": pg_connections,
+            "pg_connections_peak": self.pg_peak,
+        }
 
     def worker_log_tail(self) -> str:
         return "\n".join(tail(log, 20) for _, log in self.workers)
@@ -606,6 +615,9 @@ def run_batch(stack: Stack, tokens, images, *, concurrent: bool, count: int, tim
     deadline = time.perf_counter() + timeout
     cpu_before = stack.cpu_snapshot()
     load_before = os.getloadavg()[0]
+    sampling = threading.Event()
+    sampler = threading.Thread(target=stack.sample_pg_connections, args=(sampling,), daemon=True)
+    sampler.start()
     t0 = time.perf_counter()
     if concurrent:
         barrier = threading.Barrier(count)
@@ -636,6 +648,8 @@ def run_batch(stack: Stack, tokens, images, *, concurrent: bool, count: int, tim
     if any(r.error for r in results):
         ends.append(time.perf_counter())
     wall = (max(ends) if ends else first) - first
+    sampling.set()
+    sampler.join(5)
     cpu = stack.cpu_delta(cpu_before, stack.cpu_snapshot())
     attach_server_timings(results)
     return results, wall, cpu, load_before
@@ -853,6 +867,7 @@ def measure_config(stack: Stack, config: WorkerConfig, tokens, images, out: dict
     args = stack.args
     print(f"\n=== worker {config.label}: starting", flush=True)
     stack.start_workers(config)
+    stack.pg_peak = 0
     try:
         key, n = config.label, 2
         while key in out:  # the same config twice in --configs: measured twice, kept apart
@@ -889,7 +904,10 @@ def measure_config(stack: Stack, config: WorkerConfig, tokens, images, out: dict
         entry["worker_memory"] = stack.worker_memory_mb()
         print(
             f"  worker memory: {entry['worker_memory']['pss_mb']} MB PSS in "
-            f"{entry['worker_memory']['processes']} processes"
+            f"{entry['worker_memory']['processes']} processes; "
+            "PostgreSQL connections (web, worker, this script): peak "
+            f"{entry['worker_memory']['pg_connections_peak']} during batches, "
+            f"{entry['worker_memory']['pg_connections_at_end']} at the end"
         )
         scenarios = [entry[k] for k in ("single", "concurrent") if k in entry]
         if any(r.get("succeeded", 0) < r.get("prefills", 0) for r in scenarios):
