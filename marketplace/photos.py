@@ -197,7 +197,10 @@ def _to_srgb(image: Image.Image) -> Image.Image:
 
 
 def _shrunk(image: Image.Image, max_side: int) -> Image.Image:
-    """A copy no larger than max_side (metadata kept: orientation and profile still apply)."""
+    """No larger than max_side (metadata kept: orientation and profile still apply). An image
+    that already fits is returned as it is: every copy of a full-size photo costs milliseconds."""
+    if max(image.size) <= max_side:
+        return image
     shrunk = image.copy()
     shrunk.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return shrunk
