@@ -17,8 +17,7 @@ The photo
     at JPEG quality 92, 4:2:0). It carries EXIF (camera make and model, orientation from
     --orientation; 6 = a portrait phone photo, which makes both functions rotate) and an sRGB
     ICC profile, as phone photos do (--no-icc leaves the profile out, to show what it costs).
-    The file is generated in memory once per run
-    (deterministic for a --seed).
+    The file is generated in memory once per run (deterministic for a --seed).
 
 Run (from the repository root; check `uptime` first: the script waits for a quiet machine)
     .venv/bin/python benchmarks/image_prep.py
