@@ -23,7 +23,7 @@ COPY . .
 # Only Chart.js's built files: STATICFILES_DIRS serves node_modules/chart.js/dist.
 COPY --from=assets /build/node_modules/chart.js/dist /app/node_modules/chart.js/dist
 # collectstatic needs settings but no secrets or database: a throwaway key for the build only.
-RUN SECRET_KEY=build-only-not-secret python manage.py collectstatic --noinput \
+RUN DEBUG=false SECRET_KEY=build-only-not-secret python manage.py collectstatic --noinput \
     && mkdir -p /app/media && chown -R trova:trova /app/media
 
 USER trova
