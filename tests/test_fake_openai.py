@@ -27,22 +27,8 @@ IMAGE = "data:image/jpeg;base64,/9j/"
 class Draft(pydantic.BaseModel):
     title: str
     description: str
-    category: Literal[
-        "electronics",
-        "phones-tablets",
-        "computers",
-        "home-kitchen",
-        "furniture",
-        "fashion",
-        "baby-kids",
-        "sports-outdoors",
-        "bikes",
-        "books-music-film",
-        "toys-games",
-        "tools-diy",
-        "other",
-    ]
-    condition: Literal["new", "like-new", "good", "fair", "for-parts"]
+    category: Literal[CATEGORIES]  # type: ignore[valid-type]
+    condition: Literal[CONDITIONS]  # type: ignore[valid-type]
     brand: str | None
     color: str | None
     price_eur: float | None
