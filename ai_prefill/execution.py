@@ -27,6 +27,16 @@ from .providers import ProviderResult, provider_get, provider_request_build
 logger = logging.getLogger(__name__)
 
 Status = PrefillRun.Status
+ATTEMPT_FIELDS = (
+    "started_at",
+    "latency_ms",
+    "outcome",
+    "error_message",
+    "http_status",
+    "raw_response",
+    "input_tokens",
+    "output_tokens",
+)
 
 
 @dataclass(frozen=True)
@@ -47,23 +57,34 @@ def prefill_run_execute(*, run_id) -> ExecuteOutcome:
         error = ProviderError(ErrorType.WORKER_LOST, "Gave up: the worker was lost too often.")
         return _fail(run, token, error)
     started = timezone.now()
-    t0 = time.monotonic()
+    provider_clock = Stopwatch()  # the provider call alone, not the image preparation
     try:
-        result, bytes_sent = _call_provider(run)
+        result, bytes_sent = _call_provider(run, provider_clock)
     except ProviderError as error:
-        return _after_error(run, token, error, started, _ms_since(t0))
+        return _after_error(run, token, error, started, provider_clock.ms)
     except SoftTimeLimitExceeded:
         error = ProviderError(ErrorType.TIMEOUT, "The task ran out of time.")
-        return _after_error(run, token, error, started, _ms_since(t0))
+        return _after_error(run, token, error, started, provider_clock.ms)
     except Exception as exc:  # a bug or a missing file must still end the run, with the reason
         logger.exception("pre-fill run %s crashed", run_id)
         error = ProviderError(ErrorType.INTERNAL, f"{type(exc).__name__}: {exc}")
-        return _after_error(run, token, error, started, _ms_since(t0))
-    return _succeed(run, token, result, started, _ms_since(t0), bytes_sent)
+        return _after_error(run, token, error, started, provider_clock.ms)
+    return _succeed(run, token, result, started, provider_clock.ms, bytes_sent)
 
 
-def _ms_since(t0: float) -> int:
-    return int((time.monotonic() - t0) * 1000)
+class Stopwatch:
+    """Milliseconds spent inside `with stopwatch:` blocks (0 if the block was never reached)."""
+
+    def __init__(self):
+        self.ms = 0
+
+    def __enter__(self):
+        self._t0 = time.monotonic()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.ms += int((time.monotonic() - self._t0) * 1000)
+        return False
 
 
 # --- claiming ---------------------------------------------------------------------------------
@@ -111,7 +132,7 @@ def _log_lost_attempt(run_id) -> None:
 # --- calling ----------------------------------------------------------------------------------
 
 
-def _call_provider(run: PrefillRun) -> tuple[ProviderResult, int]:
+def _call_provider(run: PrefillRun, clock: Stopwatch) -> tuple[ProviderResult, int]:
     provider = provider_get(run.provider)
     run.params = {**run.params, **provider.describe()}  # written with the outcome
     with run.photo.open("rb") as stored:
@@ -121,7 +142,9 @@ def _call_provider(run: PrefillRun) -> tuple[ProviderResult, int]:
             model=run.model,
             params=run.params,
         )
-    return provider.generate(request), len(request.image.jpeg)
+    with clock:
+        result = provider.generate(request)
+    return result, len(request.image.jpeg)
 
 
 # --- recording --------------------------------------------------------------------------------
@@ -194,19 +217,25 @@ def _finish(run, token, *, status, **fields) -> bool:
 
 
 def _log_attempt(run, started, latency_ms, *, outcome, result=None, error=None) -> None:
-    PrefillAttempt.objects.update_or_create(
+    attempt = PrefillAttempt(
         run=run,
         number=run.attempts,
-        defaults={
-            "started_at": started,
-            "latency_ms": latency_ms,
-            "outcome": outcome,
-            "error_message": error.message if error else "",
-            "http_status": (result.http_status if result else error.http_status),
-            "raw_response": result.raw if result else error.raw,
-            "input_tokens": result.usage.input_tokens if result else None,
-            "output_tokens": result.usage.output_tokens if result else None,
-        },
+        started_at=started,
+        latency_ms=latency_ms,
+        outcome=outcome,
+        error_message=error.message if error else "",
+        http_status=result.http_status if result else error.http_status,
+        raw_response=result.raw if result else error.raw,
+        input_tokens=result.usage.input_tokens if result else None,
+        output_tokens=result.usage.output_tokens if result else None,
+    )
+    # One INSERT .. ON CONFLICT: a redelivered attempt overwrites its row (update_or_create
+    # took four statements and a row lock for the same thing).
+    PrefillAttempt.objects.bulk_create(
+        [attempt],
+        update_conflicts=True,
+        unique_fields=["run", "number"],
+        update_fields=ATTEMPT_FIELDS,
     )
 
 

@@ -5,6 +5,7 @@ required; optional values are nullable instead. Categories and conditions are en
 the taxonomy. Change the schema on purpose: its hash is part of every prompt version.
 """
 
+import functools
 import hashlib
 import json
 from typing import Literal
@@ -35,6 +36,17 @@ class ListingDraft(BaseModel):
 
 def draft_schema() -> dict:
     return ListingDraft.model_json_schema()
+
+
+@functools.cache
+def draft_json_schema_format() -> dict:
+    """The strict structured-output format for the draft: name, schema, strict.
+
+    Built once per process. The model already meets strict mode's rules as it is (every property
+    required, no extra keys, no defaults); letting the SDK convert the pydantic class on every
+    call (`parse(text_format=...)`) cost ~3.5 ms of CPU per pre-fill for the same dictionary.
+    """
+    return {"name": ListingDraft.__name__, "schema": draft_schema(), "strict": True}
 
 
 def draft_schema_hash() -> str:

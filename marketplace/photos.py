@@ -62,7 +62,9 @@ def photo_process(upload) -> ProcessedPhoto:
     else:  # palette and 16-bit images would resample badly before conversion
         upright = _shrunk(_to_upright_rgb(image), settings.PHOTO_DISPLAY_MAX_SIDE)
     display = _jpeg(upright)
-    thumbnail = _jpeg(_shrunk(upright, settings.PHOTO_THUMBNAIL_MAX_SIDE))
+    # A thumbnail is at least 4x smaller than the display image: an exact box reduction first
+    # (reducing_gap=1) costs a fifth of a full Lanczos pass and looks the same at 400 px.
+    thumbnail = _jpeg(_shrunk(upright, settings.PHOTO_THUMBNAIL_MAX_SIDE, reducing_gap=1.0))
     return ProcessedPhoto(
         display=display,
         thumbnail=thumbnail,
@@ -171,13 +173,18 @@ def _to_upright_rgb(image: Image.Image) -> Image.Image:
         flat = Image.new("RGB", rgba.size, "white")
         flat.paste(rgba, mask=rgba.getchannel("A"))
         upright = flat
-    return upright.convert("RGB")
+    # convert() always copies; a 2-megapixel copy is not free when 50 sellers upload at once.
+    return upright if upright.mode == "RGB" else upright.convert("RGB")
 
 
 def _exif_upright(image: Image.Image) -> Image.Image:
-    """Apply the EXIF orientation; unreadable EXIF means no orientation, not a lost photo."""
+    """Apply the EXIF orientation; unreadable EXIF means no orientation, not a lost photo.
+
+    In place: the image is ours, and exif_transpose() would otherwise copy it even when the
+    orientation is already upright."""
     try:
-        return ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)
+        return image
     except (SyntaxError, OSError, ValueError, KeyError, struct.error):
         return image
 
@@ -196,14 +203,15 @@ def _to_srgb(image: Image.Image) -> Image.Image:
         return image  # a broken profile is not worth rejecting the photo over
 
 
-def _shrunk(image: Image.Image, max_side: int) -> Image.Image:
+def _shrunk(image: Image.Image, max_side: int, *, reducing_gap: float = 2.0) -> Image.Image:
     """No larger than max_side (metadata kept: orientation and profile still apply). An image
-    that already fits is returned as it is: every copy of a full-size photo costs milliseconds."""
+    that already fits is returned as it is: every copy of a full-size photo costs milliseconds,
+    which is also why this resizes into a new image instead of copying and shrinking the copy."""
     if max(image.size) <= max_side:
         return image
-    shrunk = image.copy()
-    shrunk.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    return shrunk
+    scale = max_side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=reducing_gap)
 
 
 def _jpeg(image: Image.Image) -> bytes:

@@ -1,8 +1,9 @@
 """OpenAI (or any compatible server) through the official SDK, with strict structured outputs.
 
-The SDK builds the request (including the strict JSON schema from the pydantic draft); the answer
-is read from the raw body here, so that every failure keeps the provider's exact response and
-gets one of our error types instead of whatever the SDK's parser happens to raise.
+The SDK builds and sends the request with the strict JSON schema of the pydantic draft
+(`draft_json_schema_format`, built once per process). The answer is read from the raw body here,
+so that every failure keeps the provider's exact response and gets one of our error types
+instead of whatever the SDK's parser happens to raise.
 """
 
 import json
@@ -11,7 +12,7 @@ import openai
 from pydantic import ValidationError
 
 from ..errors import ErrorType, ProviderError
-from ..schema import ListingDraft
+from ..schema import ListingDraft, draft_json_schema_format
 from .base import ProviderRequest, ProviderResult, Usage
 
 # Statuses worth another try besides 429 and 5xx: request timeout and conflict (OpenAI docs).
@@ -61,7 +62,7 @@ class OpenAIProvider:
             "image_url": request.image.data_url,
             "detail": params.get("image_detail", "low"),
         }
-        return self.client.responses.with_raw_response.parse(
+        return self.client.responses.with_raw_response.create(
             model=request.model,
             instructions=request.instructions,
             input=[
@@ -70,7 +71,7 @@ class OpenAIProvider:
                     "content": [{"type": "input_text", "text": request.user_text}, image],
                 }
             ],
-            text_format=ListingDraft,
+            text={"format": {"type": "json_schema", **draft_json_schema_format()}},
             store=False,  # sellers' photos are not kept by the provider
             **_optional(
                 temperature=params.get("temperature"),
@@ -87,13 +88,13 @@ class OpenAIProvider:
                 "detail": params.get("image_detail", "low"),
             },
         }
-        return self.client.chat.completions.with_raw_response.parse(
+        return self.client.chat.completions.with_raw_response.create(
             model=request.model,
             messages=[
                 {"role": "system", "content": request.instructions},
                 {"role": "user", "content": [{"type": "text", "text": request.user_text}, image]},
             ],
-            response_format=ListingDraft,
+            response_format={"type": "json_schema", "json_schema": draft_json_schema_format()},
             # max_tokens, not max_completion_tokens: Chat style exists for compatible servers.
             **_optional(
                 temperature=params.get("temperature"), max_tokens=params.get("max_output_tokens")

@@ -1,5 +1,6 @@
 """Claiming, leases and reaping: a run is processed once, and never left hanging."""
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -33,7 +34,7 @@ def test_baseline_run_succeeds_offline(queued_run, settings):
 def test_a_finished_run_is_not_processed_again(queued_run, monkeypatch):
     execution.prefill_run_execute(run_id=queued_run.pk)
     calls = []
-    monkeypatch.setattr(execution, "_call_provider", lambda run: calls.append(run))
+    monkeypatch.setattr(execution, "_call_provider", lambda run, clock: calls.append(run))
     outcome = execution.prefill_run_execute(run_id=queued_run.pk)
     assert outcome == execution.ExecuteOutcome(status="succeeded")
     assert calls == []
@@ -45,7 +46,7 @@ def test_a_live_lease_makes_a_duplicate_wait_without_calling_the_provider(queued
     PrefillRun.objects.filter(pk=queued_run.pk).update(
         status="running", claim_token=uuid.uuid4(), lease_expires_at=lease, attempts=1
     )
-    monkeypatch.setattr(execution, "_call_provider", lambda run: pytest.fail("called twice"))
+    monkeypatch.setattr(execution, "_call_provider", lambda run, clock: pytest.fail("called twice"))
     outcome = execution.prefill_run_execute(run_id=queued_run.pk)
     assert outcome.status == "running" and 25 <= outcome.retry_in <= 30
 
@@ -67,8 +68,8 @@ def test_an_expired_lease_is_reclaimed_and_the_lost_attempt_logged(queued_run):
 def test_a_worker_that_lost_its_claim_cannot_overwrite_the_result(queued_run, monkeypatch):
     real_call = execution._call_provider
 
-    def call_then_get_stolen(run):
-        result = real_call(run)
+    def call_then_get_stolen(run, clock):
+        result = real_call(run, clock)
         PrefillRun.objects.filter(pk=run.pk).update(claim_token=uuid.uuid4())
         return result
 
@@ -89,7 +90,7 @@ def test_too_many_lost_workers_fail_the_run(queued_run, settings):
 
 
 def test_a_crash_inside_the_service_still_ends_the_run(queued_run, monkeypatch):
-    def broken(run):
+    def broken(run, clock):
         raise FileNotFoundError("photo vanished")
 
     monkeypatch.setattr(execution, "_call_provider", broken)
@@ -98,6 +99,35 @@ def test_a_crash_inside_the_service_still_ends_the_run(queued_run, monkeypatch):
     assert (run.status, run.error_type) == ("failed", "internal")
     assert "photo vanished" in run.error_message
     assert PrefillAttempt.objects.filter(run=run, outcome="internal").exists()
+
+
+def test_provider_latency_times_the_call_not_the_image_preparation(queued_run, monkeypatch):
+    from ai_prefill.providers import base
+
+    real_prepare = base.image_prepare_for_model
+
+    def slow_prepare(*args, **kwargs):
+        time.sleep(0.4)
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(base, "image_prepare_for_model", slow_prepare)
+    execution.prefill_run_execute(run_id=queued_run.pk)
+    run = PrefillRun.objects.get(pk=queued_run.pk)
+    assert run.status == "succeeded"
+    assert run.provider_latency_ms < 400  # the baseline answers in milliseconds
+    assert run.attempt_log.get().latency_ms == run.provider_latency_ms
+
+
+def test_a_redelivered_attempt_overwrites_its_row_instead_of_adding_one(queued_run):
+    PrefillRun.objects.filter(pk=queued_run.pk).update(attempts=1)
+    run = PrefillRun.objects.get(pk=queued_run.pk)
+    lost = ProviderError(ErrorType.WORKER_LOST, "lost")
+    execution._log_attempt(run, timezone.now(), 0, outcome="worker_lost", error=lost)
+    timeout = ProviderError(ErrorType.TIMEOUT, "slow")
+    execution._log_attempt(run, timezone.now(), 1234, outcome="timeout", error=timeout)
+    attempt = PrefillAttempt.objects.get(run=run)
+    assert (attempt.number, attempt.outcome, attempt.latency_ms) == (1, "timeout", 1234)
+    assert attempt.error_message == "slow"
 
 
 def test_reaper_fails_stale_runs_once_and_leaves_live_ones(seller, settings):
