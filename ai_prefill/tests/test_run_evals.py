@@ -139,6 +139,22 @@ def test_repeats_and_tags_select_what_runs(starter_set, tmp_path):
     assert report["metrics"]["slices"]["sports-outdoors"]["n"] == 2 * balls
 
 
+def test_a_case_whose_image_cannot_be_read_fails_alone(starter_set, tmp_path):
+    lost = starter_set[0]
+    lost.image.storage.delete(lost.image.name)
+    code, report = run_evals(
+        tmp_path, "--provider", "baseline", "--limit", str(LIMIT), "--concurrency", "4"
+    )
+    by_key = {case["key"]: case for case in report["cases"]}
+    assert len(by_key) == LIMIT, "a failure is scored, never dropped"
+    assert by_key[lost.key]["error"]["type"] == "internal"
+    assert by_key[lost.key]["latency_ms"] is None, "the provider was never called"
+    assert report["metrics"]["failures"]["count"] == 1
+    assert all(case["output"] for key, case in by_key.items() if key != lost.key)
+    assert code != 2, "one unreadable image does not break the run"
+    assert EvalRun.objects.get(pk=report["run"]["id"]).status == "completed"
+
+
 def test_a_broken_run_exits_2(starter_set, tmp_path):
     assert run_evals(tmp_path, "--prompt-version", "no-such-prompt")[0] == 2
     assert run_evals(tmp_path, "--provider", "nobody")[0] == 2
