@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
 
 from .models import PrefillRun
-from .selectors import prefill_run_get_for_user
+from .selectors import prefill_run_get_for_user, prefill_run_status_for_user
 from .services import PrefillQuotaExceeded, prefill_run_start
 
 
@@ -83,7 +83,7 @@ class PrefillDetailView(APIView):
 
     @extend_schema(responses=PrefillRunSerializer)
     def get(self, request, run_id):
-        run = prefill_run_get_for_user(run_id=run_id, user=request.user)
+        run = prefill_run_status_for_user(run_id=run_id, user=request.user)
         if run is None:
             raise Http404
         return Response(PrefillRunSerializer(run).data)

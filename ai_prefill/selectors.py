@@ -2,13 +2,37 @@ from django.db.models import QuerySet
 
 from .models import PrefillRun
 
+# What GET /api/prefill/<id>/ shows. A seller's page asks for it every few hundred ms while the
+# run works: leave out the raw response and params (kilobytes of JSON decoded for nothing).
+STATUS_FIELDS = (
+    "id",
+    "user_id",
+    "status",
+    "draft",
+    "error_type",
+    "error_message",
+    "model",
+    "prompt_version__name",  # the version's label is name@hash
+    "prompt_version__content_hash",
+)
+
 
 def prefill_run_get_for_user(*, run_id, user) -> PrefillRun | None:
     """A run as its owner, or staff allowed to view runs, may see it; None for anyone else."""
-    runs = PrefillRun.objects.select_related("prompt_version")
+    return _visible_to(user).select_related("prompt_version").filter(pk=run_id).first()
+
+
+def prefill_run_status_for_user(*, run_id, user) -> PrefillRun | None:
+    """The same run, with only the fields of its status (see STATUS_FIELDS)."""
+    runs = _visible_to(user).select_related("prompt_version").only(*STATUS_FIELDS)
+    return runs.filter(pk=run_id).order_by().first()  # by primary key: no sort needed
+
+
+def _visible_to(user) -> QuerySet[PrefillRun]:
+    runs = PrefillRun.objects.all()
     if not (user.is_staff and user.has_perm("ai_prefill.view_prefillrun")):
         runs = runs.filter(user=user)
-    return runs.filter(pk=run_id).first()
+    return runs
 
 
 def prefill_runs_for_user(*, user) -> QuerySet[PrefillRun]:

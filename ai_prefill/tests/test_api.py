@@ -40,6 +40,31 @@ def test_only_owner_and_staff_read_a_run(client_for, seller, other_seller, staff
     assert photo.status_code == 200 and photo["Content-Type"] == "image/jpeg"
 
 
+def test_status_answer_is_exact_for_owner_and_staff(client_for, seller, staff):
+    from ai_prefill import execution
+
+    run = start_run(seller, shape="ball", color="red")
+    execution.prefill_run_execute(run_id=run.pk)  # baseline provider, offline
+    run.refresh_from_db()
+    expected = {
+        "id": str(run.pk),
+        "status": "succeeded",
+        "draft": run.draft,
+        "error": None,
+        "prompt_version": run.prompt_version.label,
+        "model": "baseline",
+    }
+    assert client_for(seller).get(f"/api/prefill/{run.pk}/").json() == expected
+    assert client_for(staff).get(f"/api/prefill/{run.pk}/").json() == expected
+
+
+def test_a_status_poll_is_three_queries(client_for, seller, django_assert_max_num_queries):
+    run = start_run(seller)
+    client = client_for(seller)
+    with django_assert_max_num_queries(3):  # session, user, then the run with its version
+        assert client.get(f"/api/prefill/{run.pk}/").json()["status"] == "queued"
+
+
 def test_run_photos_are_not_under_media_url(seller, settings):
     run = start_run(seller)
     assert str(settings.PRIVATE_MEDIA_ROOT) in run.photo.path
