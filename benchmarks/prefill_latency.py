@@ -8,15 +8,18 @@ What it measures
         celery worker (a subprocess, the pool and concurrency under test)
             claim, image_prepare_for_model, official openai SDK --HTTP--> fake OpenAI server
             (tests/fake_openai.py in its own process, answering after a fixed latency L)
-        seller polls GET /api/prefill/<id>/ every --poll-interval (50 ms) until "succeeded"
+        seller polls GET /api/prefill/<id>/ every --poll-interval (0.7 s, as the Sell page does)
+        until "succeeded"
 
-    Per pre-fill: end-to-end time (upload start -> the GET that returns the draft) and its
-    overhead over L. Per scenario: p50 / p95 / max, the wall time of the whole batch and the
-    throughput (pre-fills / wall second), and the server-side breakdown from the PrefillRun rows:
+    Per pre-fill: upload start -> draft available (the run's finished_at: from then on the API
+    returns the draft; the seller threads and the server share one clock) and its overhead over
+    L, which the targets judge; and upload start -> the seller's GET that returned the draft
+    (available + polling lag). Per scenario: p50 / p95 / max, the wall time of the whole batch
+    and the throughput (pre-fills / wall second), and the server-side breakdown from the
+    PrefillRun rows:
         intake   created_at - upload start   (upload, auth, photo intake, files, INSERT)
         queued   started_at - created_at     (commit, publish, broker, worker pick-up, claim)
-        provider provider_latency_ms         (as recorded by the app: it includes the local image
-                                              preparation, not only the HTTP call and L)
+        provider provider_latency_ms         (as recorded by the app: the provider call alone)
         total    finished_at - created_at
         notice   draft seen by the seller - finished_at (polling lag)
     and the CPU seconds used during the batch by the web (gunicorn), the worker, the PostgreSQL
@@ -33,7 +36,8 @@ What it measures
                     <= 150 ms with L = 1 s)
         concurrent  --sellers sellers (distinct users, DRF tokens) start together, each with one
                     ~2-megapixel JPEG (marketplace.sample_images.render_item at 1600x1200);
-                    --rounds batches (target: 50 sellers, L = 1 s, all done within 2.5 s)
+                    --rounds batches (target: 50 sellers, L = 1 s, every draft available
+                    within 2.5 s of the first upload; also reported: when the sellers saw them)
     Each scenario is preceded by one unmeasured warm-up batch of the same shape.
 
     --compare runs the concurrent scenario for every worker configuration of --configs (a fresh
@@ -155,7 +159,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--web-threads", type=int, default=1, help="gunicorn --threads (>1: gthread worker)"
     )
-    parser.add_argument("--poll-interval", type=float, default=0.05, help="seconds between GETs")
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=0.7,
+        help="seconds between a seller's GETs (0.7: the Sell page's)",
+    )
     parser.add_argument("--image-size", default="1600x1200", help="uploaded JPEG, WxH")
     parser.add_argument("--redis-db", type=int, default=13)
     parser.add_argument(
@@ -661,6 +670,14 @@ def run_batch(stack: Stack, tokens, images, *, concurrent: bool, count: int, tim
     return results, wall, cpu, load_before
 
 
+def available_wall(results: list[Prefill]) -> float | None:
+    """First upload start to the last draft available in the API (None if one never was)."""
+    done = [r.server.get("available_at") for r in results]
+    if not results or None in done or any(r.error for r in results):
+        return None
+    return max(done) - min(r.start_wall for r in results)
+
+
 def attach_server_timings(results: list[Prefill]) -> None:
     from ai_prefill.models import PrefillRun
 
@@ -679,6 +696,9 @@ def attach_server_timings(results: list[Prefill]) -> None:
             s["provider_ms"] = float(run.provider_latency_ms)
         if run.finished_at:
             s["total_ms"] = (run.finished_at - run.created_at).total_seconds() * 1000
+            # Same machine, same clock: upload start -> the moment the API has the draft.
+            s["available_ms"] = (run.finished_at.timestamp() - r.start_wall) * 1000
+            s["available_at"] = run.finished_at.timestamp()
             if r.done_wall:
                 s["notice_ms"] = (r.done_wall - run.finished_at.timestamp()) * 1000
 
@@ -712,7 +732,14 @@ def summarize(results: list[Prefill], wall: float, cpu: dict, latency: float, lo
     e2e = [r.e2e_ms for r in ok]
     server = {
         key: dist([r.server[key] for r in ok if key in r.server])
-        for key in ("intake_ms", "queued_ms", "provider_ms", "total_ms", "notice_ms")
+        for key in (
+            "intake_ms",
+            "queued_ms",
+            "provider_ms",
+            "total_ms",
+            "available_ms",
+            "notice_ms",
+        )
     }
     return {
         "prefills": len(results),
@@ -722,7 +749,11 @@ def summarize(results: list[Prefill], wall: float, cpu: dict, latency: float, lo
         "wall_s": round(wall, 3),
         "throughput_per_s": round(len(ok) / wall, 2) if wall > 0 else None,
         "e2e_ms": dist(e2e),
-        "overhead_ms": dist([x - latency * 1000 for x in e2e]),
+        # Over L, to the draft available in the API / to the seller's next poll that saw it.
+        "overhead_ms": dist(
+            [r.server["available_ms"] - latency * 1000 for r in ok if "available_ms" in r.server]
+        ),
+        "seen_overhead_ms": dist([x - latency * 1000 for x in e2e]),
         "post_ms": dist([r.post_ms for r in ok]),
         "polls": dist([float(r.polls) for r in ok]),
         "server": server,
@@ -748,8 +779,9 @@ def print_batch(title: str, s: dict) -> None:
         print(f"  errors: {s['errors']}")
     print(f"  {'ms':<32}{'p50':>8}{'p95':>8}{'max':>8}")
     rows = [
-        ("end to end (upload -> draft)", s["e2e_ms"]),
-        ("overhead over L", s["overhead_ms"]),
+        ("upload -> draft seen by seller", s["e2e_ms"]),
+        ("upload -> draft available", s["server"]["available_ms"]),
+        ("overhead over L (available)", s["overhead_ms"]),
         ("POST /api/prefill/ (client)", s["post_ms"]),
         ("intake: upload start -> created_at", s["server"]["intake_ms"]),
         ("queued: created -> started", s["server"]["queued_ms"]),
@@ -775,6 +807,9 @@ def merge_rounds(rounds: list[tuple[list[Prefill], float, dict, float]], latency
     cpu = {k: sum(c[k] for _, _, c, _ in rounds) for k in rounds[0][2]}
     merged = summarize(results, sum(walls), cpu, latency, rounds[0][3])
     merged["rounds_wall_s"] = [round(w, 3) for w in walls]
+    merged["rounds_available_wall_s"] = [
+        None if (w := available_wall(batch)) is None else round(w, 3) for batch, _, _, _ in rounds
+    ]
     merged["rounds_throughput_per_s"] = [
         round(sum(1 for r in b if r.t_done and not r.error) / w, 2) for b, w, _, _ in rounds
     ]
@@ -932,10 +967,16 @@ def verdicts(args, out: dict) -> dict:
             )
         c = entry.get("concurrent")
         if c and args.latency == 1.0 and args.sellers == TARGET_CONCURRENT_SELLERS:
-            worst = max(c["rounds_wall_s"])
-            v[f"{label} 50 concurrent all done <= {TARGET_CONCURRENT_WALL_S} s (worst round)"] = (
-                c["succeeded"] == c["prefills"] and worst <= TARGET_CONCURRENT_WALL_S
-            )
+            all_ok = c["succeeded"] == c["prefills"]
+            available = c["rounds_available_wall_s"]
+            v[
+                f"{label} 50 concurrent all drafts available <= {TARGET_CONCURRENT_WALL_S} s "
+                "(worst round)"
+            ] = all_ok and None not in available and max(available) <= TARGET_CONCURRENT_WALL_S
+            v[
+                f"{label} 50 concurrent all drafts seen by the sellers (poll "
+                f"{args.poll_interval:g} s) <= {TARGET_CONCURRENT_WALL_S} s (worst round)"
+            ] = all_ok and max(c["rounds_wall_s"]) <= TARGET_CONCURRENT_WALL_S
     return v
 
 
