@@ -66,6 +66,16 @@ def sideways_jpeg_with_private_metadata(*, icc: bool = False) -> bytes:
 
 
 @functools.cache
+def large_sideways_jpeg() -> bytes:
+    """A 12-megapixel-class phone photo held upright (4000x3000 stored, orientation 6): shrunk
+    before it is turned, so the shrunk copy must keep the orientation to turn by."""
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    big = marked_landscape().resize((4000, 3000), Image.Resampling.NEAREST)
+    return encode(big, "JPEG", quality=90, exif=exif)
+
+
+@functools.cache
 def sideways_heic() -> bytes:
     """An iPhone photo held upright: HEIC with EXIF orientation 6."""
     exif = Image.Exif()

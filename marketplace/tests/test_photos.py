@@ -155,6 +155,20 @@ def test_sideways_phone_photo_is_stored_upright():
     assert near(image.getpixel((75, 115)), corpus.BACKGROUND)
 
 
+def test_large_sideways_photo_is_shrunk_and_stored_upright(settings):
+    photo = process(corpus.large_sideways_jpeg())
+    display = assert_clean_jpeg(photo.display)
+    thumbnail = assert_clean_jpeg(photo.thumbnail)
+    assert display.size == (photo.width, photo.height) == (1200, 1600)
+    assert max(thumbnail.size) == settings.PHOTO_THUMBNAIL_MAX_SIDE
+    for image in (display, thumbnail):
+        width, height = image.size
+        assert height > width
+        # The marker was top-left when stored landscape; upright it is top-right.
+        assert near(image.getpixel((width - 5, 5)), corpus.MARKER)
+        assert near(image.getpixel((5, 5)), corpus.BACKGROUND)
+
+
 @pytest.mark.parametrize("icc", [False, True], ids=["no-profile", "with-profile"])
 def test_private_metadata_never_reaches_the_site(icc):
     data = corpus.sideways_jpeg_with_private_metadata(icc=icc)
