@@ -23,13 +23,14 @@ from ..prompt_registry import model_for_provider, prompt_version_production, run
 from ..providers import ProviderRequest, Usage, provider_get, provider_request_build
 from ..schema import draft_schema_hash
 from .cache import cache_key, cache_lookup, cache_store
-from .dataset import dataset_version, eval_cases_select
+from .dataset import case_hash, dataset_version, eval_cases_select
 from .gate import gate_decide, gate_policy_for
 from .scoring import score_case
 
 logger = logging.getLogger(__name__)
 
 CACHE_MODES = ("use", "refresh", "off")
+CACHE_WRITE_BATCH = 50  # answers per cache upsert: one statement each, written during the run
 ANALYSIS_MODULE = "ai_prefill.evals.analysis"  # statistics: imported while the calls run
 # Pillow releases the GIL while it decodes, resizes and encodes: one preparing thread per core.
 PREPARE_WORKERS = min(4, os.cpu_count() or 1)
@@ -150,14 +151,18 @@ def _scored_rows(run, config, provider, cases, progress) -> list[EvalResult]:
     to_call = [job for job in jobs if job.key not in hits]
     if progress:
         progress(len(jobs) - len(to_call), len(jobs))
-    fresh, rows = [], []
-    for answer in _call_all(provider, run, to_call, config.concurrency):
-        fresh.append(answer)
-        rows.append(_result_row(run, config, answer))  # scored while other calls are in flight
+    # Scoring and caching happen while the other calls are in flight, not after the last one.
+    rows, to_cache = [], []
+    for answered, answer in enumerate(_call_all(provider, run, to_call, config.concurrency), 1):
+        rows.append(_result_row(run, config, answer))
+        if config.cache_mode != "off" and answer.draft is not None:  # errors are never cached
+            to_cache.append(_cache_entry(run, answer))
+        if len(to_cache) >= CACHE_WRITE_BATCH:
+            cache_store(to_cache)
+            to_cache = []
         if progress:
-            progress(len(jobs) - len(to_call) + len(fresh), len(jobs))
-    if config.cache_mode != "off":
-        cache_store([_cache_entry(run, a) for a in fresh if a.draft is not None])  # never errors
+            progress(len(jobs) - len(to_call) + answered, len(jobs))
+    cache_store(to_cache)
     cached = (_from_cache(job, hits[job.key]) for job in jobs if job.key in hits)
     rows += [_result_row(run, config, answer) for answer in cached]
     return rows
@@ -278,7 +283,7 @@ def _result_row(run, config, answer: _Answer) -> EvalResult:
     return EvalResult(
         run=run,
         case=case,
-        case_hash=case.content_hash(),
+        case_hash=case_hash(case),
         repeat=answer.job.repeat,
         expected=expected,
         output=answer.draft,
@@ -297,9 +302,9 @@ def _result_row(run, config, answer: _Answer) -> EvalResult:
 
 
 def _store(run, rows: list[EvalResult]) -> list[EvalResult]:
+    """Save the rows; they come back with their ids and cases, so nothing is read again."""
     rows.sort(key=lambda row: (row.case.key, row.repeat))
-    EvalResult.objects.bulk_create(rows)
-    return list(run.results.select_related("case"))
+    return EvalResult.objects.bulk_create(rows)
 
 
 def _scores_json(score) -> dict:
