@@ -112,7 +112,7 @@ def eval_run_execute(
     )
     try:
         rows = _scored_rows(run, config, provider, cases, progress)
-        results = _store(run, rows)
+        results = _store(rows)
         _conclude(run, config, results, baseline)
     except Exception as exc:
         EvalRun.objects.filter(pk=run.pk).update(
@@ -301,7 +301,7 @@ def _result_row(run, config, answer: _Answer) -> EvalResult:
     )
 
 
-def _store(run, rows: list[EvalResult]) -> list[EvalResult]:
+def _store(rows: list[EvalResult]) -> list[EvalResult]:
     """Save the rows; they come back with their ids and cases, so nothing is read again."""
     rows.sort(key=lambda row: (row.case.key, row.repeat))
     return EvalResult.objects.bulk_create(rows)
