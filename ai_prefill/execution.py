@@ -8,7 +8,6 @@ claimed again once its lease is over, and the lost attempt is written down.
 
 import logging
 import random
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +22,7 @@ from django.utils import timezone
 from .errors import ErrorType, ProviderError
 from .models import PrefillAttempt, PrefillRun
 from .providers import ProviderResult, provider_get, provider_request_build
+from .timing import Stopwatch
 
 logger = logging.getLogger(__name__)
 
@@ -70,21 +70,6 @@ def prefill_run_execute(*, run_id) -> ExecuteOutcome:
         error = ProviderError(ErrorType.INTERNAL, f"{type(exc).__name__}: {exc}")
         return _after_error(run, token, error, started, provider_clock.ms)
     return _succeed(run, token, result, started, provider_clock.ms, bytes_sent)
-
-
-class Stopwatch:
-    """Milliseconds spent inside `with stopwatch:` blocks (0 if the block was never reached)."""
-
-    def __init__(self):
-        self.ms = 0
-
-    def __enter__(self):
-        self._t0 = time.monotonic()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.ms += int((time.monotonic() - self._t0) * 1000)
-        return False
 
 
 # --- claiming ---------------------------------------------------------------------------------
@@ -221,7 +206,7 @@ def _log_attempt(run, started, latency_ms, *, outcome, result=None, error=None) 
         run=run,
         number=run.attempts,
         started_at=started,
-        latency_ms=latency_ms,
+        latency_ms=latency_ms or 0,  # None: the provider was never called (the row needs a number)
         outcome=outcome,
         error_message=error.message if error else "",
         http_status=result.http_status if result else error.http_status,

@@ -37,8 +37,6 @@ def cache_lookup(keys: list[str]) -> dict[str, EvalCacheEntry]:
 
 def cache_store(entries: list[EvalCacheEntry]) -> None:
     """Insert or overwrite in one statement (a refresh replaces what was there)."""
-    if not entries:
-        return
     EvalCacheEntry.objects.bulk_create(
         entries,
         update_conflicts=True,

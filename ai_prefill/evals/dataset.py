@@ -22,12 +22,5 @@ def dataset_version(cases: list[EvalCase]) -> str:
     """Hash of the cases and their expected values: equal versions mean the same questions."""
     digest = hashlib.sha256()
     for case in sorted(cases, key=lambda c: c.key):
-        digest.update(f"{case.key}:{case_hash(case)};".encode())
+        digest.update(f"{case.key}:{case.content_hash()};".encode())
     return digest.hexdigest()[:16]
-
-
-def case_hash(case: EvalCase) -> str:
-    """case.content_hash(), computed once per loaded case (the run needs it per result too)."""
-    if not hasattr(case, "_content_hash"):
-        case._content_hash = case.content_hash()
-    return case._content_hash

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -22,8 +21,9 @@ from ..models import EvalCacheEntry, EvalCase, EvalResult, EvalRun, PromptVersio
 from ..prompt_registry import model_for_provider, prompt_version_production, run_params_for
 from ..providers import ProviderRequest, Usage, provider_get, provider_request_build
 from ..schema import draft_schema_hash
+from ..timing import Stopwatch
 from .cache import cache_key, cache_lookup, cache_store
-from .dataset import case_hash, dataset_version, eval_cases_select
+from .dataset import dataset_version, eval_cases_select
 from .gate import gate_decide, gate_policy_for
 from .scoring import score_case
 
@@ -236,36 +236,31 @@ def _request_build(run: EvalRun, job: _Job) -> ProviderRequest:
 
 def _call(provider, job: _Job, request: Future) -> _Answer:
     """Runs in a pool thread: no database access here, only the provider call, timed alone."""
-    t0 = None
+    clock = Stopwatch()
     try:
         prepared = request.result()
-        t0 = time.monotonic()
-        result = provider.generate(prepared)
+        with clock:
+            result = provider.generate(prepared)
     except ProviderError as error:
         return _Answer(
             job=job,
             error_type=error.error_type,
             error_message=error.message,
             raw=error.raw,
-            latency_ms=_ms(t0),
+            latency_ms=clock.ms,
         )
     except Exception as exc:  # a crash on one case is that case's failure, not the run's
         logger.exception("eval call crashed on %s", job.case.key)
         return _Answer(
-            job=job, error_type=ErrorType.INTERNAL, error_message=str(exc), latency_ms=_ms(t0)
+            job=job, error_type=ErrorType.INTERNAL, error_message=str(exc), latency_ms=clock.ms
         )
     return _Answer(
         job=job,
         draft=result.draft.model_dump(mode="json"),
         raw=result.raw,
         usage=result.usage,
-        latency_ms=_ms(t0),
+        latency_ms=clock.ms,
     )
-
-
-def _ms(t0: float | None) -> int | None:
-    """Milliseconds of the provider call; None when it never started (image preparation failed)."""
-    return None if t0 is None else int((time.monotonic() - t0) * 1000)
 
 
 # --- storing and concluding -------------------------------------------------------------------
@@ -283,7 +278,7 @@ def _result_row(run, config, answer: _Answer) -> EvalResult:
     return EvalResult(
         run=run,
         case=case,
-        case_hash=case_hash(case),
+        case_hash=case.content_hash(),
         repeat=answer.job.repeat,
         expected=expected,
         output=answer.draft,

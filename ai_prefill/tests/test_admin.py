@@ -131,6 +131,8 @@ def test_the_diff_page_shows_a_changed_line_side_by_side(new_version, client_for
     assert 'class="diff_add"' in html
     assert '"temperature":&nbsp;0.<span class="diff_chg">7</span>' in html
     assert "Schema hash <small>(identical)</small>" in html
+    changelist = reverse("admin:ai_prefill_promptversion_changelist")
+    assert f'&rsaquo; <a href="{changelist}">Prompt versions</a>\n&rsaquo; Diff' in html
 
 
 def test_compare_action_redirects_to_the_diff_of_the_two_versions(new_version, client_for, staff):

@@ -120,6 +120,8 @@ def test_annotator_claims_reviews_and_submits(client_for, annotator, task):
     assert f'src="{QUEUE}{task.pk}/photo/"' in html
     assert "not published" in html
     assert 'accesskey="s"' in html and 'accesskey="k"' in html and "autofocus" in html
+    crumbs = f'&rsaquo; <a href="{QUEUE}">Annotation tasks</a>\n&rsaquo; {page.context["title"]}'
+    assert crumbs in html
     form = page.context["form"]
     assert form.initial["category"] == task.run.draft["category"]
     assert form.initial["verdict_title"] == "right"  # draft == best guess when unpublished
