@@ -31,7 +31,8 @@ class PrefillUploadSerializer(serializers.Serializer):
 
     def validate_image(self, upload):
         try:
-            return photo_process(upload)
+            # Decode enough pixels for the model image too (prefill_run_start makes it).
+            return photo_process(upload, keep_side=settings.AI_IMAGE_MAX_SIDE)
         except PhotoRejected as exc:
             raise serializers.ValidationError(exc.message, code=exc.code) from None
 

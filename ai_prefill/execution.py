@@ -20,8 +20,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .errors import ErrorType, ProviderError
+from .image_prep import ModelImage
 from .models import PrefillAttempt, PrefillRun
-from .providers import ProviderResult, provider_get, provider_request_build
+from .providers import ProviderResult, model_image_from_photo, provider_get, provider_request_build
 from .timing import Stopwatch
 
 logger = logging.getLogger(__name__)
@@ -119,17 +120,23 @@ def _log_lost_attempt(run_id) -> None:
 
 def _call_provider(run: PrefillRun, clock: Stopwatch) -> tuple[ProviderResult, int]:
     provider = provider_get(run.provider)
+    image = _model_image(run)
     run.params = {**run.params, **provider.describe()}  # written with the outcome
-    with run.photo.open("rb") as stored:
-        request = provider_request_build(
-            photo=stored.read(),
-            prompt_version=run.prompt_version,
-            model=run.model,
-            params=run.params,
-        )
+    request = provider_request_build(
+        image=image, prompt_version=run.prompt_version, model=run.model, params=run.params
+    )
     with clock:
         result = provider.generate(request)
-    return result, len(request.image.jpeg)
+    return result, len(image.jpeg)
+
+
+def _model_image(run: PrefillRun) -> ModelImage:
+    """The image made at upload; a run from before those were stored has its photo prepared."""
+    if run.model_image:
+        with run.model_image.open("rb") as stored:
+            return ModelImage.from_jpeg(stored.read())
+    with run.photo.open("rb") as stored:
+        return model_image_from_photo(stored.read(), run.params)
 
 
 # --- recording --------------------------------------------------------------------------------

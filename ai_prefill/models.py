@@ -97,6 +97,12 @@ class PrefillRun(models.Model):
     )
     photo = models.FileField(storage=private_storage, upload_to="prefill/%Y/%m/")
     thumbnail = models.FileField(storage=private_storage, upload_to="prefill/%Y/%m/thumbs/")
+    model_image = models.FileField(
+        storage=private_storage,
+        upload_to="prefill/%Y/%m/model/",
+        blank=True,
+        help_text="The JPEG the model is sent, made at upload. Empty on runs from before it was.",
+    )
     image_sha256 = models.CharField(max_length=64, db_index=True)
     image_bytes_sent = models.PositiveIntegerField(
         null=True, blank=True, help_text="Size of the JPEG sent to the model."

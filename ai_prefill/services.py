@@ -9,8 +9,10 @@ from django.utils import timezone
 
 from marketplace.photos import ProcessedPhoto
 
+from .image_prep import ModelImage, model_image_from_upright
 from .models import PrefillRun
 from .prompt_registry import model_for_provider, prompt_version_production, run_params_for
+from .providers import model_image_from_photo, model_image_options
 from .tasks import prefill_run_process
 
 
@@ -26,28 +28,45 @@ class PrefillQuotaExceeded(Exception):
 
 
 def prefill_run_start(*, user, photo: ProcessedPhoto) -> PrefillRun:
-    """Store the photo, record the configuration, and queue the work once the row is committed."""
+    """Store the photo and the image the model will see, record the configuration, and queue the
+    work once the row is committed."""
     _check_daily_quota(user)
     version = prompt_version_production()
+    params = run_params_for(version)
     run = PrefillRun(
         user=user,
         image_sha256=photo.sha256,
         prompt_version=version,
         provider=settings.AI_PROVIDER,
         model=model_for_provider(settings.AI_PROVIDER, settings.AI_MODEL),
-        params=run_params_for(version),
+        params=params,
     )
+    # (FieldFiles compare by name, so they cannot be the keys of a dict here.)
+    files = [
+        (run.photo, "photo.jpg", photo.display),
+        (run.thumbnail, "thumb.jpg", photo.thumbnail),
+        (run.model_image, "model.jpg", _model_image(photo, params).jpeg),
+    ]
     try:
-        run.photo.save("photo.jpg", ContentFile(photo.display), save=False)
-        run.thumbnail.save("thumb.jpg", ContentFile(photo.thumbnail), save=False)
+        for field_file, name, content in files:
+            field_file.save(name, ContentFile(content), save=False)
         run.save()
     except Exception:
-        for name in (run.photo.name, run.thumbnail.name):
-            if name:
-                run.photo.storage.delete(name)
+        for field_file, _, _ in files:
+            if field_file.name:
+                field_file.storage.delete(field_file.name)
         raise
     transaction.on_commit(lambda: prefill_run_process.delay(str(run.pk)))
     return run
+
+
+def _model_image(photo: ProcessedPhoto, params: dict) -> ModelImage:
+    """Made here, from the pixels the intake already decoded: the worker then only sends it, and
+    the run keeps exactly what the model saw."""
+    options = model_image_options(params)
+    if max(photo.upright.size) >= min(options["max_side"], max(photo.width, photo.height)):
+        return model_image_from_upright(photo.upright, **options)
+    return model_image_from_photo(photo.display, params)  # the intake decoded too few pixels
 
 
 def _check_daily_quota(user) -> None:

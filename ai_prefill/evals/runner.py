@@ -19,7 +19,13 @@ from ..errors import ErrorType, ProviderError
 from ..execution import estimate_cost_usd
 from ..models import EvalCacheEntry, EvalCase, EvalResult, EvalRun, PromptVersion
 from ..prompt_registry import model_for_provider, prompt_version_production, run_params_for
-from ..providers import ProviderRequest, Usage, provider_get, provider_request_build
+from ..providers import (
+    ProviderRequest,
+    Usage,
+    model_image_from_photo,
+    provider_get,
+    provider_request_build,
+)
 from ..schema import draft_schema_hash
 from ..timing import Stopwatch
 from .cache import cache_key, cache_lookup, cache_store
@@ -230,7 +236,10 @@ def _request_build(run: EvalRun, job: _Job) -> ProviderRequest:
     with image.storage.open(image.name, "rb") as stored:  # a handle per thread
         photo = stored.read()
     return provider_request_build(
-        photo=photo, prompt_version=run.prompt_version, model=run.model, params=run.params
+        image=model_image_from_photo(photo, run.params),
+        prompt_version=run.prompt_version,
+        model=run.model,
+        params=run.params,
     )
 
 

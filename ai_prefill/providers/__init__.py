@@ -8,7 +8,15 @@ import functools
 
 from django.conf import settings
 
-from .base import Provider, ProviderRequest, ProviderResult, Usage, provider_request_build
+from .base import (
+    Provider,
+    ProviderRequest,
+    ProviderResult,
+    Usage,
+    model_image_from_photo,
+    model_image_options,
+    provider_request_build,
+)
 from .baseline import BaselineProvider
 from .openai_provider import OpenAIProvider
 
@@ -17,6 +25,8 @@ __all__ = [
     "ProviderRequest",
     "ProviderResult",
     "Usage",
+    "model_image_from_photo",
+    "model_image_options",
     "provider_get",
     "provider_request_build",
 ]

@@ -43,15 +43,23 @@ class Provider(Protocol):
         ...
 
 
+def model_image_options(params: dict) -> dict:
+    """Size and quality of the model image, as a run or an eval recorded them in its params."""
+    return {
+        "max_side": params.get("image_max_side", settings.AI_IMAGE_MAX_SIDE),
+        "quality": params.get("image_jpeg_quality", settings.AI_IMAGE_JPEG_QUALITY),
+    }
+
+
+def model_image_from_photo(photo: bytes, params: dict) -> ModelImage:
+    """The model image of a stored photo, prepared as `params` say (evals; older runs)."""
+    return image_prepare_for_model(photo, **model_image_options(params))
+
+
 def provider_request_build(
-    *, photo: bytes, prompt_version, model: str, params: dict
+    *, image: ModelImage, prompt_version, model: str, params: dict
 ) -> ProviderRequest:
-    """The one way a stored photo and a prompt version become a request (runs and evals alike)."""
-    image = image_prepare_for_model(
-        photo,
-        max_side=params.get("image_max_side", settings.AI_IMAGE_MAX_SIDE),
-        quality=params.get("image_jpeg_quality", settings.AI_IMAGE_JPEG_QUALITY),
-    )
+    """The one way a model image and a prompt version become a request (runs and evals alike)."""
     return ProviderRequest(
         image=image,
         instructions=prompt_version.instructions,

@@ -102,15 +102,13 @@ def test_a_crash_inside_the_service_still_ends_the_run(queued_run, monkeypatch):
 
 
 def test_provider_latency_times_the_call_not_the_image_preparation(queued_run, monkeypatch):
-    from ai_prefill.providers import base
+    real_image = execution._model_image
 
-    real_prepare = base.image_prepare_for_model
-
-    def slow_prepare(*args, **kwargs):
+    def slow_image(run):
         time.sleep(0.4)
-        return real_prepare(*args, **kwargs)
+        return real_image(run)
 
-    monkeypatch.setattr(base, "image_prepare_for_model", slow_prepare)
+    monkeypatch.setattr(execution, "_model_image", slow_image)
     execution.prefill_run_execute(run_id=queued_run.pk)
     run = PrefillRun.objects.get(pk=queued_run.pk)
     assert run.status == "succeeded"

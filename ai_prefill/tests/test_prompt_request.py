@@ -8,6 +8,7 @@ from PIL import Image
 
 from ai_prefill.models import PrefillRun
 from ai_prefill.prompt_registry import prompt_version_production
+from ai_prefill.tasks import prefill_run_process
 from ai_prefill.tests.factories import start_run
 from marketplace.taxonomy import Category, Condition
 from tests.fake_openai import Behaviour
@@ -67,6 +68,32 @@ def test_responses_request_carries_prompt_image_and_strict_schema(
     assert run.params["temperature"] == version.params["temperature"]
     assert run.params["api_style"] == "responses"
     assert run.image_bytes_sent == len(base64.b64decode(image_part["image_url"].split(",", 1)[1]))
+
+
+def test_the_run_keeps_the_image_the_model_was_sent(
+    seller, fake_openai, settings, django_capture_on_commit_callbacks
+):
+    run, body = _run(seller, fake_openai, django_capture_on_commit_callbacks)
+    sent = base64.b64decode(body["input"][0]["content"][1]["image_url"].split(",", 1)[1])
+    with run.model_image.open("rb") as stored:
+        assert stored.read() == sent  # made at upload; the worker only sends it
+    assert run.image_bytes_sent == len(sent)
+
+
+def test_a_run_without_a_stored_model_image_has_its_photo_prepared(
+    seller, fake_openai, settings, django_capture_on_commit_callbacks
+):
+    """Runs queued before model images were stored at upload still get the same request."""
+    fake_openai.script(Behaviour.success(draft=DRAFT))
+    run = start_run(seller, shape="chair", color="brown", size=(1600, 1200))
+    run.model_image.delete(save=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        prefill_run_process.delay(str(run.pk))
+    run.refresh_from_db()
+    assert run.status == "succeeded" and not run.model_image
+    image_part = fake_openai.requests[0].body["input"][0]["content"][1]
+    image = _image_from_data_url(image_part["image_url"])
+    assert max(image.size) == settings.AI_IMAGE_MAX_SIDE and not image.getexif()
 
 
 def test_chat_request_carries_system_prompt_image_and_strict_schema(

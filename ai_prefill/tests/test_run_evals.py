@@ -15,7 +15,7 @@ from django.core.management import call_command
 from ai_prefill.evals.starter_set import starter_cases_load
 from ai_prefill.models import EvalCase, EvalResult, EvalRun
 from ai_prefill.prompt_registry import prompt_version_production, run_params_for
-from ai_prefill.providers import provider_request_build
+from ai_prefill.providers import model_image_from_photo, provider_request_build
 from tests.fake_openai import Behaviour
 
 pytestmark = pytest.mark.django_db
@@ -44,8 +44,12 @@ def answers_by_image(cases, mutate=lambda case, draft: draft):
     table = {}
     for case in cases:
         with case.image.open("rb") as f:
+            params = run_params_for(version)
             request = provider_request_build(
-                photo=f.read(), prompt_version=version, model="m", params=run_params_for(version)
+                image=model_image_from_photo(f.read(), params),
+                prompt_version=version,
+                model="m",
+                params=params,
             )
         table[hashlib.sha256(request.image.jpeg).hexdigest()] = mutate(case, case.expected())
 

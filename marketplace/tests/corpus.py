@@ -66,6 +66,31 @@ def sideways_jpeg_with_private_metadata(*, icc: bool = False) -> bytes:
 
 
 @functools.cache
+def upright_jpeg_with_private_metadata(*, progressive: bool = False) -> bytes:
+    """A photo that needs no turning, resizing or colour conversion (the intake keeps its JPEG
+    data as it is), carrying what must never reach the public site anyway: EXIF with GPS and
+    camera make, a comment, XMP, an IPTC block (APP13, which Pillow cannot write) and bytes
+    appended after the image, where phones put gain maps and editors put their own data."""
+    exif = Image.Exif()
+    exif[ORIENTATION] = 1
+    exif[ExifTags.Base.Make] = CAMERA_MAKE
+    exif[ExifTags.IFD.GPSInfo] = GPS
+    params = {"exif": exif, "comment": COMMENT, "xmp": XMP, "quality": 90}
+    if progressive:
+        params["progressive"] = True
+    else:  # restart markers inside the compressed data must be kept too
+        params["restart_marker_blocks"] = 4
+    whole = encode(marked_landscape(), "JPEG", **params)
+    iptc = b"Photoshop 3.0\x00" + b"8BIM\x04\x04\x00\x00\x00\x00\x00\x0e" + IPTC_CITY
+    app13 = b"\xff\xed" + struct.pack(">H", len(iptc) + 2) + iptc
+    return whole[:2] + app13 + whole[2:] + TRAILER
+
+
+IPTC_CITY = b"\x1c\x02\x5a\x00\x09Via Roma\x00"
+TRAILER = b"appended: seller's home address, Via Roma 12"
+
+
+@functools.cache
 def large_sideways_jpeg() -> bytes:
     """A 12-megapixel-class phone photo held upright (4000x3000 stored, orientation 6): shrunk
     before it is turned, so the shrunk copy must keep the orientation to turn by."""

@@ -7,12 +7,12 @@ import pytest
 from django.core.files.base import ContentFile
 from PIL import ExifTags, Image, ImageFile
 
-from marketplace.photos import PhotoRejected, ProcessedPhoto, photo_process
+from marketplace.photos import PhotoRejected, ProcessedPhoto, jpeg_without_metadata, photo_process
 from marketplace.tests import corpus
 
 
-def process(data: bytes) -> ProcessedPhoto:
-    return photo_process(ContentFile(data, name="upload"))
+def process(data: bytes, **options) -> ProcessedPhoto:
+    return photo_process(ContentFile(data, name="upload"), **options)
 
 
 def rejection(data: bytes) -> PhotoRejected:
@@ -268,7 +268,120 @@ def test_small_photo_is_not_blown_up():
 
 
 def test_sha256_identifies_the_display_image():
-    photo = process(corpus.product_jpeg())
+    # With metadata to cut, the upload and the display image differ; the hash is the display's.
+    # (A JPEG without metadata that fits is stored byte for byte, so there they are the same.)
+    upload = corpus.upright_jpeg_with_private_metadata()
+    photo = process(upload)
     assert photo.sha256 == hashlib.sha256(photo.display).hexdigest()
-    assert photo.sha256 != hashlib.sha256(corpus.product_jpeg()).hexdigest()
-    assert process(corpus.product_jpeg()).sha256 == photo.sha256
+    assert photo.sha256 != hashlib.sha256(upload).hexdigest()
+    assert process(upload).sha256 == photo.sha256
+
+
+# JPEGs kept as they are: upright, sRGB, small enough
+
+
+def pixels(data: bytes) -> bytes:
+    return shown(data).tobytes()
+
+
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline-restarts", "progressive"])
+def test_fitting_jpeg_keeps_its_compressed_data_and_loses_its_metadata(progressive):
+    upload = corpus.upright_jpeg_with_private_metadata(progressive=progressive)
+    photo = process(upload)
+    image = assert_clean_jpeg(photo.display)
+    assert "photoshop" not in image.info
+    for secret in (corpus.COMMENT, corpus.CAMERA_MAKE.encode(), b"Via Roma", b"Exif", b"8BIM"):
+        assert secret not in photo.display
+    assert not photo.display.endswith(corpus.TRAILER)
+    assert image.size == (photo.width, photo.height) == (120, 80)
+    # Lossless: exactly the upload's pixels, not a second JPEG generation of them.
+    assert pixels(photo.display) == pixels(upload)
+    assert (b"\xff\xd0" in photo.display) == (not progressive)  # restart markers survive
+    thumbnail = assert_clean_jpeg(photo.thumbnail)
+    assert near(thumbnail.getpixel((5, 5)), corpus.MARKER)
+
+
+def test_fitting_phone_jpeg_loses_its_gain_map():
+    photo = process(corpus.multi_picture_jpeg())
+    with Image.open(io.BytesIO(photo.display)) as image:
+        assert (image.format, getattr(image, "n_frames", 1)) == ("JPEG", 1)
+    assert photo.display.count(b"\xff\xd9") == 1
+    assert pixels(photo.display) == pixels(corpus.multi_picture_jpeg())
+
+
+@pytest.mark.parametrize(
+    "upload",
+    [
+        pytest.param(corpus.sideways_jpeg_with_private_metadata, id="turned-by-exif"),
+        pytest.param(lambda: corpus.sideways_jpeg_with_private_metadata(icc=True), id="icc"),
+        pytest.param(corpus.cmyk_jpeg, id="cmyk"),
+        pytest.param(
+            lambda: corpus.encode(corpus.marked_landscape().convert("L"), "JPEG"), id="grey"
+        ),
+    ],
+)
+def test_jpeg_that_must_change_is_decoded_and_encoded_again(upload):
+    data = upload()
+    photo = process(data)
+    assert_clean_jpeg(photo.display)
+    # Encoded again by the intake (quality 85), not the upload's data (quality 75 or 95).
+    assert quantisation_tables(photo.display) != quantisation_tables(data)
+
+
+def quantisation_tables(data: bytes) -> bytes:
+    start = data.index(b"\xff\xdb")  # the first DQT segment, with its length
+    return data[start : start + 2 + int.from_bytes(data[start + 2 : start + 4], "big")]
+
+
+def test_jpeg_larger_than_the_display_side_is_encoded_again(settings):
+    settings.PHOTO_DISPLAY_MAX_SIDE = 100
+    photo = process(corpus.upright_jpeg_with_private_metadata())
+    assert (photo.width, photo.height) == (100, 67)
+
+
+def test_upright_pixels_are_kept_for_a_caller_that_needs_its_own_size(settings):
+    settings.PHOTO_THUMBNAIL_MAX_SIDE = 100
+    big = corpus.encode(corpus.marked_landscape().resize((1600, 1200)), "JPEG")
+    # A reduced decode is enough for the thumbnail and the caller's 512 px...
+    assert process(big).upright.size == (200, 150)
+    assert process(big, keep_side=512).upright.size == (800, 600)
+    # ...and a photo that is re-encoded hands over its display image.
+    assert process(corpus.large_sideways_jpeg()).upright.size == (1200, 1600)
+
+
+def plain_jpeg() -> bytes:
+    return corpus.encode(corpus.marked_landscape(), "JPEG")
+
+
+def replace_marker(data: bytes, old: int, new: int) -> bytes:
+    index = data.index(bytes((0xFF, old)))
+    return data[:index] + bytes((0xFF, new)) + data[index + 2 :]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda d: replace_marker(d, 0xC0, 0xC9), id="arithmetic-coding"),
+        pytest.param(lambda d: replace_marker(d, 0xC0, 0xC3), id="lossless"),
+        pytest.param(
+            lambda d: d[:2] + b"\xff\xee\x00\x0eAdobe\x00d\x00\x00\x00\x00\x00" + d[2:], id="adobe"
+        ),
+        pytest.param(lambda d: d[: len(d) - 10], id="ends-inside-the-scan"),
+        pytest.param(lambda d: d[:-2], id="no-end-marker"),
+        pytest.param(lambda d: b"\x89PNG" + d[4:], id="not-a-jpeg"),
+    ],
+)
+def test_jpeg_without_metadata_refuses_what_it_cannot_vouch_for(change):
+    assert jpeg_without_metadata(plain_jpeg()) is not None
+    assert jpeg_without_metadata(change(plain_jpeg())) is None
+
+
+def test_jpeg_without_metadata_refuses_12_bit_and_rgb_coded_frames():
+    data = plain_jpeg()
+    frame = data.index(b"\xff\xc0") + 4  # after marker and length: precision, size, components
+    twelve_bit = data[:frame] + b"\x0c" + data[frame + 1 :]
+    assert jpeg_without_metadata(twelve_bit) is None
+    ids = frame + 6
+    rgb_ids = data[:ids] + b"R" + data[ids + 1 : ids + 3] + b"G" + data[ids + 4 : ids + 6] + b"B"
+    rgb_ids += data[ids + 7 :]
+    assert jpeg_without_metadata(rgb_ids) is None
