@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from ai_prefill.polling import expected_run_seconds_forget
 from marketplace.celery import app as celery_app
 from tests.fake_openai import FakeOpenAI
 
@@ -19,6 +20,7 @@ def _test_settings(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     cache.clear()
+    expected_run_seconds_forget()  # a process-wide memo of the pre-fill API's poll hint
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,10 @@ from rest_framework.views import APIView
 from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
 
 from .models import PrefillRun
+from .polling import poll_after_ms
 from .selectors import prefill_run_get_for_user, prefill_run_status_for_user
 from .services import PrefillQuotaExceeded, prefill_run_start
+from .tasks import prefill_run_process
 
 
 class PrefillBurstThrottle(UserRateThrottle):
@@ -37,14 +39,24 @@ class PrefillUploadSerializer(serializers.Serializer):
             raise serializers.ValidationError(exc.message, code=exc.code) from None
 
 
+POLL_AFTER_HELP = (
+    "While the run works: milliseconds until it is worth asking again (about when the draft is "
+    "due, judged from recent runs). Null once the run is finished."
+)
+
+
 class PrefillRunSerializer(serializers.ModelSerializer):
     draft = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
     prompt_version = serializers.CharField(source="prompt_version.label")
+    poll_after_ms = serializers.SerializerMethodField(help_text=POLL_AFTER_HELP)
 
     class Meta:
         model = PrefillRun
-        fields = ["id", "status", "draft", "error", "prompt_version", "model"]
+        fields = ["id", "status", "draft", "error", "prompt_version", "model", "poll_after_ms"]
+
+    def get_poll_after_ms(self, run) -> int | None:
+        return poll_after_ms(run)
 
     def get_draft(self, run) -> dict | None:
         return run.draft if run.status == PrefillRun.Status.SUCCEEDED else None
@@ -64,7 +76,14 @@ class PrefillCreateView(APIView):
         responses={
             202: inline_serializer(
                 "PrefillAccepted",
-                {"id": serializers.UUIDField(), "status": serializers.CharField()},
+                {
+                    "id": serializers.UUIDField(),
+                    "status": serializers.CharField(),
+                    "poll_after_ms": serializers.IntegerField(
+                        help_text="Milliseconds until it is worth asking GET /api/prefill/<id>/ "
+                        "(about when the draft is due; 0: ask now)."
+                    ),
+                },
             )
         },
     )
@@ -76,7 +95,11 @@ class PrefillCreateView(APIView):
                 run = prefill_run_start(user=request.user, photo=upload.validated_data["image"])
         except PrefillQuotaExceeded as exc:
             raise Throttled(wait=exc.retry_after, detail=str(exc)) from None
-        return Response({"id": str(run.pk), "status": run.status}, status=status.HTTP_202_ACCEPTED)
+        if prefill_run_process.app.conf.task_always_eager:
+            run.refresh_from_db(fields=["status"])  # in-process tasks (embedded mode) have run
+        after = poll_after_ms(run)
+        accepted = {"id": str(run.pk), "status": run.status, "poll_after_ms": after or 0}
+        return Response(accepted, status=status.HTTP_202_ACCEPTED)
 
 
 class PrefillDetailView(APIView):

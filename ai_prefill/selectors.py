@@ -8,6 +8,7 @@ STATUS_FIELDS = (
     "id",
     "user_id",
     "status",
+    "created_at",  # for poll_after_ms
     "draft",
     "error_type",
     "error_message",

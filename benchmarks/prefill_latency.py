@@ -8,7 +8,8 @@ What it measures
         celery worker (a subprocess, the pool and concurrency under test)
             claim, image_prepare_for_model, official openai SDK --HTTP--> fake OpenAI server
             (tests/fake_openai.py in its own process, answering after a fixed latency L)
-        seller polls GET /api/prefill/<id>/ every --poll-interval (0.7 s, as the Sell page does)
+        seller polls GET /api/prefill/<id>/ when the server says (poll_after_ms), as the Sell page
+        does; every --poll-interval (0.7 s) when an answer carries no hint
         until "succeeded"
 
     Per pre-fill: upload start -> draft available (the run's finished_at: from then on the API
@@ -163,7 +164,8 @@ def parse_args() -> argparse.Namespace:
         "--poll-interval",
         type=float,
         default=0.7,
-        help="seconds between a seller's GETs (0.7: the Sell page's)",
+        help="seconds between a seller's GETs when the server gives no poll_after_ms (0.7: the "
+        "Sell page's fallback)",
     )
     parser.add_argument("--image-size", default="1600x1200", help="uploaded JPEG, WxH")
     parser.add_argument("--redis-db", type=int, default=13)
@@ -589,6 +591,14 @@ class Prefill:
         return (self.t_accepted - self.t_start) * 1000
 
 
+def next_wait(answer: dict, fallback: float) -> float:
+    """As the Sell page does: the server's poll_after_ms, else the fixed interval (capped 5 s)."""
+    hint = answer.get("poll_after_ms")
+    if isinstance(hint, int | float) and hint >= 0:
+        return min(hint, 5000) / 1000
+    return fallback
+
+
 def seller_prefill(port, token, image, result: Prefill, poll_interval, deadline, barrier=None):
     auth = {"Authorization": f"Token {token}"}
     body, boundary = multipart(image)
@@ -603,12 +613,16 @@ def seller_prefill(port, token, image, result: Prefill, poll_interval, deadline,
         if status != 202:
             result.error = f"POST {status}: {data[:200]!r}"
             return
-        result.run_id = json.loads(data)["id"]
+        accepted = json.loads(data)
+        result.run_id = accepted["id"]
+        wait = next_wait(accepted, poll_interval)
         while True:
-            time.sleep(poll_interval)
+            time.sleep(wait)
             status, data = http_request(port, "GET", f"/api/prefill/{result.run_id}/", b"", auth)
             result.polls += 1
-            state = json.loads(data).get("status") if status == 200 else None
+            answer = json.loads(data) if status == 200 else {}
+            state = answer.get("status")
+            wait = next_wait(answer, poll_interval)
             if state == "succeeded":
                 result.t_done = time.perf_counter()
                 result.done_wall = time.time()

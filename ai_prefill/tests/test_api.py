@@ -4,6 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from ai_prefill.models import PrefillRun
+from ai_prefill.polling import EXPECTED_WHEN_UNKNOWN_S, POLL_MIN_MS, expected_run_seconds
 from ai_prefill.tests.factories import start_run
 from marketplace.sample_images import render_item
 from tests.fake_openai import Behaviour
@@ -19,7 +20,10 @@ def test_upload_answers_202_with_the_run_id(client_for, seller):
     response = client_for(seller).post("/api/prefill/", {"image": _photo()})
     assert response.status_code == 202
     run = PrefillRun.objects.get()
-    assert response.json() == {"id": str(run.pk), "status": "queued"}
+    body = response.json()
+    # No runs to learn from yet: ask again after about the default expected duration.
+    assert POLL_MIN_MS <= body.pop("poll_after_ms") <= EXPECTED_WHEN_UNKNOWN_S * 1000
+    assert body == {"id": str(run.pk), "status": "queued"}
     assert run.user == seller and run.photo.storage.exists(run.photo.name)
 
 
@@ -53,6 +57,7 @@ def test_status_answer_is_exact_for_owner_and_staff(client_for, seller, staff):
         "error": None,
         "prompt_version": run.prompt_version.label,
         "model": "baseline",
+        "poll_after_ms": None,  # finished: nothing more to ask
     }
     assert client_for(seller).get(f"/api/prefill/{run.pk}/").json() == expected
     assert client_for(staff).get(f"/api/prefill/{run.pk}/").json() == expected
@@ -61,6 +66,7 @@ def test_status_answer_is_exact_for_owner_and_staff(client_for, seller, staff):
 def test_a_status_poll_is_three_queries(client_for, seller, django_assert_max_num_queries):
     run = start_run(seller)
     client = client_for(seller)
+    expected_run_seconds()  # learnt once per process every 30 s, not per poll
     with django_assert_max_num_queries(3):  # session, user, then the run with its version
         assert client.get(f"/api/prefill/{run.pk}/").json()["status"] == "queued"
 

@@ -7,6 +7,7 @@ commit) and the page's first poll already finds the run finished or failed.
 import base64
 import io
 import re
+from time import monotonic as clock
 
 import pytest
 from PIL import Image
@@ -230,6 +231,31 @@ def test_when_the_ai_fails_the_seller_fills_the_form_and_keeps_the_photo(
         "src", listing.photo.url
     )
     assert fake_openai.counts == {"/v1/responses": 1}
+
+
+def test_the_page_asks_about_its_run_when_the_server_says(page, log_in, seller, photo, fake_openai):
+    """poll_after_ms, not a fixed interval, decides when the page asks again."""
+    fake_openai.script(Behaviour.success(draft=DRAFT))
+    open_sell(page, log_in, seller)
+    hint_s = 2.5  # far from the page's 0.7 s fallback
+    run_url = re.compile(r"/api/prefill/[0-9a-f-]{36}/$")
+    asked = []
+
+    def first_answer_still_working(route):
+        answer = route.fetch()
+        asked.append(clock())
+        if len(asked) > 1:
+            return route.fulfill(response=answer)
+        working = {"status": "running", "draft": None, "poll_after_ms": hint_s * 1000}
+        return route.fulfill(response=answer, json={**answer.json(), **working})
+
+    page.route(run_url, first_answer_still_working)
+    page.get_by_label("Photo of the item").set_input_files(photo)
+    expect(status(page)).to_have_class(re.compile(r"\bdone\b"))
+    assert_draft_shown(page, DRAFT_FIELDS)
+    assert len(asked) == 2
+    # Timers never fire early; 0.5 s allows for when the test hears of the browser's requests.
+    assert asked[1] - asked[0] >= hint_s - 0.5
 
 
 def test_a_late_suggestion_fills_only_what_the_seller_left_empty(

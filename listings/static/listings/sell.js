@@ -12,7 +12,10 @@
   const createUrl = form.dataset.prefillUrl;
   const budgetMs = Number(form.dataset.budgetMs || 15000);
   const lateWindowMs = Number(form.dataset.lateWindowMs || 120000);
+  // Between two questions about a run, the server's poll_after_ms (about when the draft is due)
+  // is followed; this is only the fallback when an answer carries none.
   const pollMs = Number(form.dataset.pollMs || 700);
+  const POLL_MAX_MS = 5000;
   const csrfToken = form.querySelector("[name=csrfmiddlewaretoken]").value;
   const DRAFT_FIELDS = ["title", "description", "category", "condition", "brand", "color", "price_eur"];
 
@@ -70,7 +73,7 @@
     if (response.status === 202) {
       currentRun = data.id;
       runInput.value = data.id;
-      return poll(data.id);
+      return poll(data.id, data.poll_after_ms);
     }
     if (response.status === 400 && data.image) {
       setPhotoError(data.image.join(" "));
@@ -82,10 +85,11 @@
     giveUp("AI suggestions are not available right now. Please fill in the form yourself.");
   }
 
-  async function poll(runId) {
+  async function poll(runId, waitMs) {
     while (currentRun === runId) {
       if (Date.now() - startedAt > lateWindowMs) return stopTicker();
-      await sleep(pollMs);
+      await sleep(nextWait(waitMs));
+      waitMs = null;
       let run;
       try {
         const response = await fetch(`${createUrl}${runId}/`, { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -95,11 +99,17 @@
         continue; // a blip on the network: try again on the next tick
       }
       if (currentRun !== runId) return;
+      waitMs = run.poll_after_ms;
       if (run.status === "succeeded") return applyDraft(run.draft);
       if (run.status === "failed") {
         return giveUp("We could not suggest details for this photo this time. Please fill in the form; your photo is kept.");
       }
     }
+  }
+
+  function nextWait(hintMs) {
+    const hint = Number(hintMs);
+    return hintMs != null && Number.isFinite(hint) && hint >= 0 ? Math.min(hint, POLL_MAX_MS) : pollMs;
   }
 
   function applyDraft(draft) {
