@@ -121,6 +121,7 @@ def sell(request):
         "form": form,
         "kept_run": form.cleaned_data.get("prefill_run") if form.is_bound else None,
         "prefill_budget_ms": int(settings.AI_PREFILL_BUDGET_SECONDS * 1000),
+        "photo_max_side": settings.PHOTO_DISPLAY_MAX_SIDE,
     }
     return render(request, "listings/sell.html", context)
 

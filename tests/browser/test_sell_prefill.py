@@ -258,6 +258,32 @@ def test_the_page_asks_about_its_run_when_the_server_says(page, log_in, seller, 
     assert asked[1] - asked[0] >= hint_s - 0.5
 
 
+def test_a_phone_photo_is_shrunk_in_the_browser_before_it_goes_up(
+    page, log_in, seller, fake_openai, tmp_path, settings
+):
+    """A 12-megapixel photo held upright goes up at the display size, upright, without EXIF."""
+    fake_openai.script(Behaviour.success(draft=DRAFT))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown turned 90 degrees clockwise
+    exif[0x010F] = "TrovaCam"
+    noisy = Image.effect_noise((4000, 3000), 60).convert("RGB")  # compresses like a real photo
+    path = tmp_path / "IMG_0001.JPG"
+    noisy.save(path, "JPEG", quality=92, exif=exif)
+    open_sell(page, log_in, seller)
+
+    with page.expect_request(lambda r: r.method == "POST" and "/api/prefill/" in r.url) as sent:
+        page.get_by_label("Photo of the item").set_input_files(path)
+    expect(status(page)).to_have_class(re.compile(r"\bdone\b"))
+    uploaded = int(sent.value.all_headers()["content-length"])
+    assert uploaded < path.stat().st_size / 4, (uploaded, path.stat().st_size)
+
+    run = PrefillRun.objects.get(user=seller)
+    with run.photo.open("rb") as stored:
+        photo = Image.open(io.BytesIO(stored.read()))
+        assert photo.size == (1200, 1600)  # the long side the site shows, upright
+        assert not photo.getexif()
+
+
 def test_a_late_suggestion_fills_only_what_the_seller_left_empty(
     page, log_in, seller, photo, fake_openai, settings
 ):

@@ -16,10 +16,12 @@
   // is followed; this is only the fallback when an answer carries none.
   const pollMs = Number(form.dataset.pollMs || 700);
   const POLL_MAX_MS = 5000;
+  const photoMaxSide = Number(form.dataset.photoMaxSide || 1600);
   const csrfToken = form.querySelector("[name=csrfmiddlewaretoken]").value;
   const DRAFT_FIELDS = ["title", "description", "category", "condition", "brand", "color", "price_eur"];
 
   let currentRun = null; // only the latest photo's run may fill the form
+  let photoCount = 0; // a photo chosen while the previous one is still on its way replaces it
   let startedAt = 0;
   let tick = null;
 
@@ -55,11 +57,12 @@
   });
 
   async function startPrefill(file) {
-    const body = new FormData();
-    body.append("image", file);
     showStatus("working", "Reading your photo… the details will appear here in a few seconds.");
     startedAt = Date.now();
     startTicker();
+    const photoNumber = ++photoCount;
+    const body = new FormData();
+    body.append("image", await shrunkForUpload(file));
     let response;
     try {
       response = await fetch(createUrl, {
@@ -67,9 +70,11 @@
         headers: { "X-CSRFToken": csrfToken, Accept: "application/json" },
       });
     } catch (err) {
+      if (photoNumber !== photoCount) return;
       return giveUp("We could not reach Trova to suggest details. Please fill in the form yourself.");
     }
     const data = await response.json().catch(() => ({}));
+    if (photoNumber !== photoCount) return; // the seller chose another photo meanwhile
     if (response.status === 202) {
       currentRun = data.id;
       runInput.value = data.id;
@@ -83,6 +88,36 @@
       return giveUp((data.detail || "AI suggestions are paused for you for now.") + " Please fill in the form yourself.");
     }
     giveUp("AI suggestions are not available right now. Please fill in the form yourself.");
+  }
+
+  // A phone's 12-megapixel photo is several MB, and the site shows at most photoMaxSide pixels:
+  // shrink it here, which spares the seller's upload and the server's decoding (a JPEG that fits
+  // is then stored as it is). Drawing applies the EXIF orientation and leaves the metadata
+  // behind. Whatever the browser cannot draw (HEIC in most browsers, a broken file) goes up
+  // unchanged, and the server does the work or says what is wrong with it.
+  async function shrunkForUpload(file) {
+    if (typeof createImageBitmap !== "function") return file;
+    let bitmap;
+    try {
+      bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+    } catch (err) {
+      return file;
+    }
+    const scale = photoMaxSide / Math.max(bitmap.width, bitmap.height);
+    if (!(scale < 1)) {
+      bitmap.close();
+      return file;
+    }
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+    canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+    const context = canvas.getContext("2d");
+    context.imageSmoothingQuality = "high";
+    context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    bitmap.close();
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+    if (!blob) return file;
+    return new File([blob], file.name.replace(/\.[^.]*$/, "") + ".jpg", { type: "image/jpeg" });
   }
 
   async function poll(runId, waitMs) {
