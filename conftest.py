@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from ai_prefill.polling import expected_run_seconds_forget
+from ai_prefill.prompt_registry import prompt_version_for_new_run_forget
 from marketplace.celery import app as celery_app
 from tests.fake_openai import FakeOpenAI
 
@@ -20,7 +21,9 @@ def _test_settings(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     cache.clear()
-    expected_run_seconds_forget()  # a process-wide memo of the pre-fill API's poll hint
+    # Process-wide memos of the pre-fill (their rows vanish with each test's transaction).
+    expected_run_seconds_forget()
+    prompt_version_for_new_run_forget()
 
 
 @pytest.fixture(autouse=True)

@@ -8,12 +8,11 @@ the web server, so this is also the load that 50 sellers at once put on it (benc
 """
 
 import statistics
-import threading
-import time
 from datetime import timedelta
 
 from django.utils import timezone
 
+from .memo import ProcessMemo
 from .models import PrefillRun
 
 POLL_MIN_MS = 300  # an overdue run: ask again soon, but not in a tight loop
@@ -40,29 +39,7 @@ def expected_run_seconds() -> float:
 
 def expected_run_seconds_forget() -> None:
     """Learn again from the runs on the next call (tests; nothing in the app needs it)."""
-    _expected.clear()
-
-
-class _Memo:
-    """One value per process, computed again when older than REFRESH_SECONDS."""
-
-    def __init__(self, compute):
-        self._compute = compute
-        self._value: tuple[float, float] | None = None  # (value, monotonic time computed)
-        self._lock = threading.Lock()
-
-    def get(self) -> float:
-        current = self._value
-        if current is not None and time.monotonic() - current[1] < REFRESH_SECONDS:
-            return current[0]
-        with self._lock:  # one thread recomputes; the others wait for its value
-            current = self._value
-            if current is None or time.monotonic() - current[1] >= REFRESH_SECONDS:
-                self._value = current = (self._compute(), time.monotonic())
-        return current[0]
-
-    def clear(self) -> None:
-        self._value = None
+    _expected.forget()
 
 
 def _median_recent_duration() -> float:
@@ -77,4 +54,4 @@ def _median_recent_duration() -> float:
     return statistics.median(durations) if durations else EXPECTED_WHEN_UNKNOWN_S
 
 
-_expected = _Memo(_median_recent_duration)
+_expected = ProcessMemo(_median_recent_duration, refresh_seconds=REFRESH_SECONDS)

@@ -11,7 +11,7 @@ from marketplace.photos import ProcessedPhoto
 
 from .image_prep import ModelImage, model_image_from_upright
 from .models import PrefillRun
-from .prompt_registry import model_for_provider, prompt_version_production, run_params_for
+from .prompt_registry import model_for_provider, prompt_version_for_new_run, run_params_for
 from .providers import model_image_from_photo, model_image_options
 from .tasks import prefill_run_process
 
@@ -31,7 +31,7 @@ def prefill_run_start(*, user, photo: ProcessedPhoto) -> PrefillRun:
     """Store the photo and the image the model will see, record the configuration, and queue the
     work once the row is committed."""
     _check_daily_quota(user)
-    version = prompt_version_production()
+    version = prompt_version_for_new_run()
     params = run_params_for(version)
     run = PrefillRun(
         user=user,

@@ -148,6 +148,13 @@ def parse_args() -> argparse.Namespace:
         "--worker-processes", type=int, default=1, help="celery worker processes (same pool)"
     )
     parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=0,
+        help="run the worker under `nice -n N`: the web first when both want the cores "
+        "(tried; no effect beyond the noise, see benchmarks/README.md)",
+    )
+    parser.add_argument(
         "--scenarios",
         default=None,
         help="comma-separated: single, concurrent (default both; with --compare: concurrent)",
@@ -427,6 +434,8 @@ class Stack:
         for n in range(config.processes):
             node = f"bench{n}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
             command = [sys.executable, "-m", "celery", "-A", "marketplace", "worker"]
+            if self.args.worker_nice:
+                command = ["nice", "-n", str(self.args.worker_nice), *command]
             command += ["--pool", config.pool, "--concurrency", str(config.concurrency)]
             command += ["--without-mingle", "--without-gossip", "--loglevel", "INFO"]
             command += ["-Q", self.queue, "-n", node]
@@ -1076,6 +1085,7 @@ def main() -> None:
             "image_size": list(args.image_size),
             "image_kb_mean": round(statistics.fmean(map(len, images)) / 1024, 1),
             "web": {"server": "gunicorn", "workers": args.web_workers, "threads": args.web_threads},
+            "worker_nice": args.worker_nice,
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "load_average": load,

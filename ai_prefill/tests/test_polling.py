@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ai_prefill import polling
+from ai_prefill import memo, polling
 from ai_prefill.models import PrefillRun
 from ai_prefill.polling import (
     EXPECTED_WHEN_UNKNOWN_S,
@@ -72,7 +72,7 @@ def test_the_duration_is_learnt_once_per_refresh_not_per_poll(
     finished_runs(seller, 1.0)
     run = start_run(seller)
     clock = [1000.0]
-    monkeypatch.setattr(polling.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(memo.time, "monotonic", lambda: clock[0])
     expected_run_seconds_forget()
     with django_assert_num_queries(1):
         for _ in range(5):

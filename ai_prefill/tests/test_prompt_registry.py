@@ -1,13 +1,17 @@
 import pytest
 
+from ai_prefill import memo
 from ai_prefill.models import PromptLabel, PromptLabelEvent, PromptVersion
 from ai_prefill.prompt_registry import (
+    PRODUCTION_REFRESH_SECONDS,
     PROMPTS_DIR,
     prompt_files_read,
     prompt_label_move,
+    prompt_version_for_new_run,
     prompt_version_production,
     prompt_versions_sync,
 )
+from ai_prefill.tests.factories import start_run
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +70,25 @@ def test_production_label_stays_until_moved(tmp_path, staff):
     moves = PromptLabelEvent.objects.filter(label="production").order_by("id")
     history = [(e.from_version, e.to_version, e.moved_by) for e in moves]
     assert history == [(None, first, None), (first, second, staff), (second, first, staff)]
+
+
+def test_uploads_read_the_production_label_once_per_refresh_and_see_a_move_at_once(
+    tmp_path, staff, seller, monkeypatch, django_assert_num_queries
+):
+    clock = [1000.0]
+    monkeypatch.setattr(memo.time, "monotonic", lambda: clock[0])
+    first = prompt_version_production()
+    with django_assert_num_queries(1):
+        assert [prompt_version_for_new_run() for _ in range(3)] == [first] * 3
+    _write(tmp_path, instructions="A new idea.")
+    second = prompt_versions_sync(tmp_path)[0]
+    prompt_label_move(label=PromptLabel.PRODUCTION, version=second, user=staff)
+    assert start_run(seller).prompt_version == second  # this process moved it: no wait
+
+    PromptLabel.objects.filter(name=PromptLabel.PRODUCTION).update(version=first)  # elsewhere
+    assert prompt_version_for_new_run() == second
+    clock[0] += PRODUCTION_REFRESH_SECONDS
+    assert start_run(seller).prompt_version == first
 
 
 def test_prompt_files_are_complete():

@@ -126,4 +126,5 @@ def test_api_answer_names_prompt_version_and_model(
         "error": None,
         "prompt_version": run.prompt_version.label,
         "model": run.model,
+        "poll_after_ms": None,
     }

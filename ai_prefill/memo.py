@@ -1,0 +1,39 @@
+"""A value worth reading from the database only every few seconds per process."""
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class ProcessMemo(Generic[T]):
+    """`compute()` at most once per `refresh_seconds` in this process; thread-safe.
+
+    For values that many requests read and that may lag a few seconds behind the database
+    (how long runs take; which prompt version is in production). `forget()` makes the next
+    `get()` compute again, for a change made by this process.
+    """
+
+    def __init__(self, compute: Callable[[], T], *, refresh_seconds: float):
+        self._compute = compute
+        self._refresh_seconds = refresh_seconds
+        self._value: tuple[T, float] | None = None  # (value, time.monotonic() when computed)
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        current = self._value
+        if current is not None and not self._stale(current):
+            return current[0]
+        with self._lock:  # one thread computes; the others wait for its value
+            current = self._value
+            if current is None or self._stale(current):
+                self._value = current = (self._compute(), time.monotonic())
+        return current[0]
+
+    def forget(self) -> None:
+        self._value = None
+
+    def _stale(self, current: tuple[T, float]) -> bool:
+        return time.monotonic() - current[1] >= self._refresh_seconds
