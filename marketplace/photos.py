@@ -17,6 +17,7 @@ import hashlib
 import io
 import logging
 import math
+import re
 import struct
 from dataclasses import dataclass, field
 
@@ -276,7 +277,9 @@ _SOI, _EOI, _SOS, _APP14, _COM = 0xD8, 0xD9, 0xDA, 0xEE, 0xFE
 _FRAMES = {0xC0, 0xC1, 0xC2}
 _TABLES = {0xC4, 0xDB, 0xDD}  # Huffman tables, quantisation tables, restart interval
 _APPS = range(0xE0, 0xF0)  # APP0..APP15: JFIF, EXIF, XMP, ICC, MPF, IPTC, comments of all kinds
-_RESTARTS = range(0xD0, 0xD8)
+# In compressed data a 0xFF byte is followed by 0x00 (a stuffed 0xFF) or a restart marker RSTn;
+# anything else after it starts the next segment. (At the very end, no byte follows: no match.)
+_MARKER_IN_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7]", re.DOTALL)
 # A plain JFIF header (version 1.1, 1:1 aspect, no thumbnail), so decoders read the three
 # components as YCbCr exactly as they read the original.
 _JFIF_APP0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
@@ -377,12 +380,5 @@ def _plain_frame(frame: bytes) -> bool:
 
 def _entropy_data_end(data: bytes, position: int) -> int | None:
     """Where a scan's compressed data ends: the next 0xFF that is not a stuffed 0x00 or RSTn."""
-    while True:
-        position = data.find(b"\xff", position)
-        if position < 0 or position + 1 >= len(data):
-            return None  # the file ends inside a scan
-        following = data[position + 1]
-        if following == 0x00 or following in _RESTARTS:
-            position += 2
-            continue
-        return position
+    found = _MARKER_IN_SCAN.search(data, position)
+    return found.start() if found else None  # None: the file ends inside a scan
