@@ -163,7 +163,9 @@ def parse_args() -> argparse.Namespace:
         "--compare", action="store_true", help="concurrent scenario for every --configs entry"
     )
     parser.add_argument("--configs", default=DEFAULT_CONFIGS, help="with --compare")
-    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn -w")
+    parser.add_argument(
+        "--web-workers", type=int, default=4, help="gunicorn -w (docker-compose runs 3)"
+    )
     parser.add_argument(
         "--web-threads", type=int, default=1, help="gunicorn --threads (>1: gthread worker)"
     )
