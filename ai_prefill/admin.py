@@ -140,10 +140,18 @@ class PrefillRunAdmin(ReadOnlyAdmin):
         return format_html(
             '<div style="display:flex;gap:1.5rem;align-items:flex-start">'
             '<img src="{}" alt="" style="max-width:420px;max-height:420px">'
-            "<pre style='white-space:pre-wrap;max-width:520px'>{}</pre></div>",
+            "<pre style='white-space:pre-wrap;max-width:520px'>{}</pre></div>{}",
             url,
             _pretty(run.draft) if run.draft else "(no draft)",
+            self._model_image_link(run),
         )
+
+    def _model_image_link(self, run):
+        if not run.model_image:
+            return ""
+        url = reverse("prefill-photo", args=[run.pk]) + "?size=model"
+        sent = f" ({run.image_bytes_sent:,} bytes sent)" if run.image_bytes_sent else ""
+        return format_html('<p><a href="{}">The image the model was sent</a>{}</p>', url, sent)
 
     @admin.display(description="Params")
     def params_pretty(self, run):

@@ -114,7 +114,10 @@ class PrefillDetailView(APIView):
 
 
 class PrefillPhotoView(APIView):
-    """The run's stored photo, for its owner and staff only (it is not under MEDIA_URL)."""
+    """The run's stored photo, for its owner and staff only (it is not under MEDIA_URL).
+
+    `?size=thumb`: its thumbnail; `?size=model`: the image the model was sent (404 for runs from
+    before those were stored)."""
 
     permission_classes = [permissions.IsAuthenticated]
 
@@ -123,8 +126,10 @@ class PrefillPhotoView(APIView):
         run = prefill_run_get_for_user(run_id=run_id, user=request.user)
         if run is None:
             raise Http404
-        thumb = request.query_params.get("size") == "thumb"
-        stored = run.thumbnail if thumb else run.photo
+        size = request.query_params.get("size")
+        stored = {"thumb": run.thumbnail, "model": run.model_image}.get(size, run.photo)
+        if not stored:
+            raise Http404
         response = FileResponse(stored.open("rb"), content_type="image/jpeg")
         response["Cache-Control"] = "private, max-age=3600"
         return response

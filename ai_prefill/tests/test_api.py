@@ -71,6 +71,24 @@ def test_a_status_poll_is_three_queries(client_for, seller, django_assert_max_nu
         assert client.get(f"/api/prefill/{run.pk}/").json()["status"] == "queued"
 
 
+def test_the_image_the_model_was_sent_is_shown_to_owner_and_staff_only(
+    client_for, seller, other_seller, staff
+):
+    run = start_run(seller)
+    with run.model_image.open("rb") as stored:
+        sent = stored.read()
+    for viewer in (seller, staff):
+        answer = client_for(viewer).get(f"/api/prefill/{run.pk}/photo/?size=model")
+        assert answer.status_code == 200 and b"".join(answer.streaming_content) == sent
+    other = client_for(other_seller).get(f"/api/prefill/{run.pk}/photo/?size=model")
+    assert other.status_code == 404
+    page = client_for(staff).get(f"/admin/ai_prefill/prefillrun/{run.pk}/change/")
+    assert f"/api/prefill/{run.pk}/photo/?size=model" in page.content.decode()
+    run.model_image.delete(save=True)  # a run from before model images were stored
+    missing = client_for(staff).get(f"/api/prefill/{run.pk}/photo/?size=model")
+    assert missing.status_code == 404
+
+
 def test_run_photos_are_not_under_media_url(seller, settings):
     run = start_run(seller)
     assert str(settings.PRIVATE_MEDIA_ROOT) in run.photo.path
