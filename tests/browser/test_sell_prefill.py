@@ -284,6 +284,27 @@ def test_a_phone_photo_is_shrunk_in_the_browser_before_it_goes_up(
         assert not photo.getexif()
 
 
+def test_a_large_transparent_picture_is_shrunk_onto_white(
+    page, log_in, seller, fake_openai, tmp_path
+):
+    """As the server flattens transparency on white, so does the browser when it shrinks."""
+    fake_openai.script(Behaviour.success(draft=DRAFT))
+    picture = Image.new("RGBA", (2400, 1800), (0, 0, 0, 0))
+    picture.paste((200, 0, 0, 255), (800, 600, 1600, 1200))
+    path = tmp_path / "cutout.png"
+    picture.save(path)
+    open_sell(page, log_in, seller)
+
+    page.get_by_label("Photo of the item").set_input_files(path)
+    expect(status(page)).to_have_class(re.compile(r"\bdone\b"))
+    run = PrefillRun.objects.get(user=seller)
+    with run.photo.open("rb") as stored:
+        photo = Image.open(io.BytesIO(stored.read())).convert("RGB")
+    assert photo.size == (1600, 1200)
+    assert min(photo.getpixel((20, 20))) > 240  # white, not black
+    assert photo.getpixel((800, 600))[0] > 180  # the red item
+
+
 def test_a_late_suggestion_fills_only_what_the_seller_left_empty(
     page, log_in, seller, photo, fake_openai, settings
 ):
