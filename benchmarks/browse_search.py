@@ -63,6 +63,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from common import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 PG_SERVER_URL = "postgres://postgres@127.0.0.1:5432"
@@ -447,10 +449,6 @@ def matched_rows(response) -> int | None:
         return response.json().get("count")
     found = COUNT_IN_HTML.search(response.content)
     return int(found.group(1).replace(b",", b"")) if found else None
-
-
-def percentile(values: list[float], pct: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
 class QueryTimer:

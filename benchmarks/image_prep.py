@@ -42,6 +42,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from common import percentile, wait_for_quiet_machine
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 TARGET_PREP_MS = 150.0
@@ -121,30 +123,6 @@ def photographic_jpeg(size: tuple[int, int], *, seed: int, orientation: int, icc
     return out.getvalue()
 
 
-def wait_for_quiet_machine(max_load: float, max_wait: float) -> dict:
-    start = time.monotonic()
-    first = os.getloadavg()
-    load = first
-    while load[0] > max_load and time.monotonic() - start < max_wait:
-        print(f"  load average {load[0]:.2f} > {max_load}: waiting ...", flush=True)
-        time.sleep(10)
-        load = os.getloadavg()
-    if load[0] > max_load:
-        print(f"  WARNING: load average still {load[0]:.2f}; measuring anyway")
-    return {
-        "at_start": [round(x, 2) for x in first],
-        "when_measuring": [round(x, 2) for x in load],
-        "waited_s": round(time.monotonic() - start),
-    }
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
 def timed(func, runs: int, warmup: int) -> dict:
     """Wall and process-CPU milliseconds per call; CPU shows whether load inflated the wall."""
     for _ in range(warmup):
@@ -158,12 +136,12 @@ def timed(func, runs: int, warmup: int) -> dict:
     return {
         "runs": runs,
         "wall_ms": {
-            "p50": round(pct(wall, 50), 1),
-            "p95": round(pct(wall, 95), 1),
+            "p50": round(percentile(wall, 50), 1),
+            "p95": round(percentile(wall, 95), 1),
             "max": round(max(wall), 1),
             "mean": round(statistics.fmean(wall), 1),
         },
-        "cpu_ms": {"p50": round(pct(cpu, 50), 1), "p95": round(pct(cpu, 95), 1)},
+        "cpu_ms": {"p50": round(percentile(cpu, 50), 1), "p95": round(percentile(cpu, 95), 1)},
     }
 
 

@@ -93,6 +93,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from common import percentile, wait_for_quiet_machine
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 VENV_BIN = Path(sys.executable).parent
@@ -362,25 +364,6 @@ def prepare_database(sellers: int) -> list[str]:
         user = user_model.objects.create_user(username=f"bench-seller-{i:03d}", password=None)
         tokens.append(Token.objects.create(user=user).key)
     return tokens
-
-
-def wait_for_quiet_machine(max_load: float, max_wait: float) -> dict:
-    """Wait (bounded) until the 1-minute load average is at most max_load."""
-    start = time.monotonic()
-    first = os.getloadavg()
-    load = first
-    while load[0] > max_load and time.monotonic() - start < max_wait:
-        print(f"  load average {load[0]:.2f} > {max_load}: waiting ...", flush=True)
-        time.sleep(10)
-        load = os.getloadavg()
-    waited = time.monotonic() - start
-    if load[0] > max_load:
-        print(f"  WARNING: load average still {load[0]:.2f} after {waited:.0f} s; measuring anyway")
-    return {
-        "at_start": [round(x, 2) for x in first],
-        "when_measuring": [round(x, 2) for x in load],
-        "waited_s": round(waited),
-    }
 
 
 # --- The system under test -----------------------------------------------------------------------
@@ -731,22 +714,13 @@ def attach_server_timings(results: list[Prefill]) -> None:
 # --- Statistics and output -----------------------------------------------------------------------
 
 
-def pct(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
 def dist(values: list[float]) -> dict:
     if not values:
         return {"n": 0}
     return {
         "n": len(values),
-        "p50": round(pct(values, 50), 1),
-        "p95": round(pct(values, 95), 1),
+        "p50": round(percentile(values, 50), 1),
+        "p95": round(percentile(values, 95), 1),
         "max": round(max(values), 1),
         "mean": round(statistics.fmean(values), 1),
     }
