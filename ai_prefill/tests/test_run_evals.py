@@ -12,6 +12,7 @@ import json
 import pytest
 from django.core.management import call_command
 
+from ai_prefill.evals import runner
 from ai_prefill.evals.starter_set import starter_cases_load
 from ai_prefill.models import EvalCase, EvalResult, EvalRun
 from ai_prefill.prompt_registry import prompt_version_production, run_params_for
@@ -133,12 +134,20 @@ def test_a_failed_must_pass_case_fails_the_gate(starter_set, tmp_path, fake_open
     assert any(must_pass.key in reason for reason in report["gate"]["reasons"])
 
 
-def test_repeats_and_tags_select_what_runs(starter_set, tmp_path):
+def test_repeats_and_tags_select_what_runs(starter_set, tmp_path, monkeypatch):
+    prepared = []
+
+    def counting(photo, params):
+        prepared.append(photo)
+        return model_image_from_photo(photo, params)
+
+    monkeypatch.setattr(runner, "model_image_from_photo", counting)
     code, report = run_evals(
         tmp_path, "--provider", "baseline", "--tags", "sports-outdoors", "--repeats", "2"
     )
     balls = EvalCase.objects.filter(expected_category="sports-outdoors").count()
     assert code == 0 and report["metrics"]["n"] == 2 * balls
+    assert len(prepared) == balls, "the repeats of a case share one prepared image"
     assert {c["repeat"] for c in report["cases"]} == {0, 1}
     assert report["metrics"]["slices"]["sports-outdoors"]["n"] == 2 * balls
 
