@@ -3,9 +3,11 @@
 import time
 
 from celery import shared_task
+from celery.signals import worker_init
 from django.conf import settings
 
 from .execution import prefill_run_execute, prefill_runs_reap
+from .providers import provider_modules_load
 
 EAGER_MAX_WAIT_SECONDS = 2.0
 
@@ -38,3 +40,9 @@ def prefill_run_process(self, run_id: str) -> str:
 @shared_task
 def prefill_runs_reap_task() -> int:
     return prefill_runs_reap()
+
+
+@worker_init.connect
+def _load_provider_modules(**kwargs) -> None:
+    # In a prefork worker's parent, before the pool starts: its children share these modules.
+    provider_modules_load()

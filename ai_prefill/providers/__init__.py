@@ -7,6 +7,7 @@ offline with no key and is the floor every model must beat in evals.
 import functools
 
 from django.conf import settings
+from PIL import Image
 
 from .base import (
     Provider,
@@ -28,6 +29,7 @@ __all__ = [
     "model_image_from_photo",
     "model_image_options",
     "provider_get",
+    "provider_modules_load",
     "provider_request_build",
 ]
 
@@ -50,3 +52,16 @@ def _openai_provider(api_key: str, base_url: str | None, api_style: str, timeout
     """One client per configuration and process: its connection pool is reused between calls
     (a new client per call paid for a new connection every time; see benchmarks/README.md)."""
     return OpenAIProvider(api_key=api_key, base_url=base_url, api_style=api_style, timeout=timeout)
+
+
+def provider_modules_load() -> None:
+    """Import now what the first pre-fill of a process would import: Pillow's format plugins and,
+    for the openai provider, the SDK's HTTP transport and API modules (built with a client).
+
+    A prefork worker calls this in its parent, so that the pool's children share these modules
+    instead of each importing its own copy on its first task (memory and ~0.1 s of CPU each).
+    The client itself is dropped: each child builds its own, with its own connection pool.
+    """
+    Image.init()
+    provider_get(settings.AI_PROVIDER)
+    _openai_provider.cache_clear()
