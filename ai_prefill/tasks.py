@@ -7,7 +7,7 @@ from celery.signals import worker_init
 from django.conf import settings
 
 from .execution import prefill_run_execute, prefill_runs_reap
-from .providers import provider_modules_load
+from .providers import provider_warm_up
 
 EAGER_MAX_WAIT_SECONDS = 2.0
 
@@ -43,6 +43,6 @@ def prefill_runs_reap_task() -> int:
 
 
 @worker_init.connect
-def _load_provider_modules(**kwargs) -> None:
-    # In a prefork worker's parent, before the pool starts: its children share these modules.
-    provider_modules_load()
+def _warm_up_provider(**kwargs) -> None:
+    # In a prefork worker's parent, before the pool starts: its children inherit the provider.
+    provider_warm_up()

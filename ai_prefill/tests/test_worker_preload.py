@@ -31,7 +31,7 @@ def _run_fresh(code: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_worker_init_loads_the_sdk_and_image_modules_and_keeps_no_client():
+def test_worker_init_builds_the_provider_and_loads_what_its_first_call_would():
     result = _run_fresh(
         f"""
         import sys
@@ -48,7 +48,7 @@ def test_worker_init_loads_the_sdk_and_image_modules_and_keeps_no_client():
         assert loaded() == list({LAZY_MODULES!r}), loaded()
 
         from ai_prefill.providers import _openai_provider
-        assert _openai_provider.cache_info().currsize == 0  # children build their own client
+        assert _openai_provider.cache_info().currsize == 1  # the children inherit the client
         print("ok")
         """,
         AI_PROVIDER="openai",
