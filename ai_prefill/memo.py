@@ -13,12 +13,22 @@ class ProcessMemo(Generic[T]):
 
     For values that many requests read and that may lag a few seconds behind the database
     (how long runs take; which prompt version is in production). `forget()` makes the next
-    `get()` compute again, for a change made by this process.
+    `get()` compute again, for a change made by this process. A None from `compute()` (nothing
+    to learn from yet) is computed again after `none_refresh_seconds`, when that is given.
     """
 
-    def __init__(self, compute: Callable[[], T], *, refresh_seconds: float):
+    def __init__(
+        self,
+        compute: Callable[[], T],
+        *,
+        refresh_seconds: float,
+        none_refresh_seconds: float | None = None,
+    ):
         self._compute = compute
         self._refresh_seconds = refresh_seconds
+        self._none_refresh_seconds = (
+            refresh_seconds if none_refresh_seconds is None else none_refresh_seconds
+        )
         self._value: tuple[T, float] | None = None  # (value, time.monotonic() when computed)
         self._lock = threading.Lock()
 
@@ -36,4 +46,6 @@ class ProcessMemo(Generic[T]):
         self._value = None
 
     def _stale(self, current: tuple[T, float]) -> bool:
-        return time.monotonic() - current[1] >= self._refresh_seconds
+        value, computed_at = current
+        refresh = self._none_refresh_seconds if value is None else self._refresh_seconds
+        return time.monotonic() - computed_at >= refresh

@@ -21,6 +21,8 @@ EXPECTED_WHEN_UNKNOWN_S = 1.5  # no recent runs to learn from (a fresh site, a q
 RECENT_RUNS = 50
 RECENT_WINDOW = timedelta(hours=1)
 REFRESH_SECONDS = 30  # per process: one small query every 30 s, not one per request
+# With no recent runs (a fresh site, a quiet hour), look again soon: the first drafts teach it.
+UNKNOWN_REFRESH_SECONDS = 2
 
 
 def poll_after_ms(run: PrefillRun) -> int | None:
@@ -34,7 +36,8 @@ def poll_after_ms(run: PrefillRun) -> int | None:
 
 def expected_run_seconds() -> float:
     """The median time from upload to finished draft of the recent successful runs."""
-    return _expected.get()
+    learnt = _expected.get()
+    return EXPECTED_WHEN_UNKNOWN_S if learnt is None else learnt
 
 
 def expected_run_seconds_forget() -> None:
@@ -42,7 +45,7 @@ def expected_run_seconds_forget() -> None:
     _expected.forget()
 
 
-def _median_recent_duration() -> float:
+def _median_recent_duration() -> float | None:
     since = timezone.now() - RECENT_WINDOW
     # Newest first along the created_at index, so the query stays small on a large table.
     recent = (
@@ -51,7 +54,11 @@ def _median_recent_duration() -> float:
         .values_list("created_at", "finished_at")[:RECENT_RUNS]
     )
     durations = [(finished - created).total_seconds() for created, finished in recent]
-    return statistics.median(durations) if durations else EXPECTED_WHEN_UNKNOWN_S
+    return statistics.median(durations) if durations else None
 
 
-_expected = ProcessMemo(_median_recent_duration, refresh_seconds=REFRESH_SECONDS)
+_expected = ProcessMemo(
+    _median_recent_duration,
+    refresh_seconds=REFRESH_SECONDS,
+    none_refresh_seconds=UNKNOWN_REFRESH_SECONDS,
+)

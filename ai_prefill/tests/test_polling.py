@@ -81,3 +81,13 @@ def test_the_duration_is_learnt_once_per_refresh_not_per_poll(
     assert expected_run_seconds() == pytest.approx(1.0)  # still the value learnt above
     clock[0] += polling.REFRESH_SECONDS
     assert expected_run_seconds() == pytest.approx(3.0)
+
+
+def test_with_nothing_to_learn_from_it_looks_again_soon(seller, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(memo.time, "monotonic", lambda: clock[0])
+    expected_run_seconds_forget()
+    assert expected_run_seconds() == EXPECTED_WHEN_UNKNOWN_S  # a fresh site
+    finished_runs(seller, 0.8)  # its first draft
+    clock[0] += polling.UNKNOWN_REFRESH_SECONDS
+    assert expected_run_seconds() == pytest.approx(0.8)  # not the default for REFRESH_SECONDS
