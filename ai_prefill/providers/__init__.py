@@ -29,8 +29,8 @@ __all__ = [
     "model_image_from_photo",
     "model_image_options",
     "provider_get",
-    "provider_warm_up",
     "provider_request_build",
+    "provider_warm_up",
 ]
 
 

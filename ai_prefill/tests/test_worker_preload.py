@@ -1,4 +1,5 @@
-"""A prefork worker's parent loads what every pool child would otherwise load on its first task.
+"""A prefork worker's parent builds the provider, loading what each pool child would otherwise
+load on its first task, and freezes its objects before each fork so the children share them.
 
 Each check runs in a fresh interpreter: the test process has long imported all of it.
 """
