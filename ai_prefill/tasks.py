@@ -45,4 +45,6 @@ def prefill_runs_reap_task() -> int:
 @worker_init.connect
 def _warm_up_provider(**kwargs) -> None:
     # In a prefork worker's parent, before the pool starts: its children inherit the provider.
+    # Only a head start: if the provider cannot be built, Celery logs the error and the worker
+    # starts anyway; each run then fails with the reason, and the seller fills in the form.
     provider_warm_up()

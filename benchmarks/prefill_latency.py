@@ -4,9 +4,10 @@ What it measures
     The whole path a seller waits for, over real processes on this machine:
 
         seller (thread) --HTTP POST multipart JPEG--> gunicorn (marketplace.wsgi, sync workers)
-            photo intake, PrefillRun row in PostgreSQL, task published to Redis on commit
+            photo intake, the model image, PrefillRun row in PostgreSQL, task published to Redis
+            on commit
         celery worker (a subprocess, the pool and concurrency under test)
-            claim, image_prepare_for_model, official openai SDK --HTTP--> fake OpenAI server
+            claim, read the stored model image, official openai SDK --HTTP--> fake OpenAI server
             (tests/fake_openai.py in its own process, answering after a fixed latency L)
         seller polls GET /api/prefill/<id>/ when the server says (poll_after_ms), as the Sell page
         does; every --poll-interval (0.7 s) when an answer carries no hint
