@@ -160,6 +160,7 @@ class Behaviour:
     reason: str | None = None
     partial: bool = True
     retry_after: float | None = None
+    headers: dict[str, str] | None = None
     delay: float = 0.0
     usage: Usage | None = dataclasses.field(default_factory=Usage)
 
@@ -203,9 +204,13 @@ class Behaviour:
     # --- errors ------------------------------------------------------------------------------
 
     @classmethod
-    def rate_limited(cls, retry_after: float | None = 0) -> Behaviour:
-        """429 with OpenAI's error body and `retry-after` / `retry-after-ms` (None: no header)."""
-        return cls("rate_limited", status=429, retry_after=retry_after)
+    def rate_limited(
+        cls, retry_after: float | None = 0, *, headers: dict[str, str] | None = None
+    ) -> Behaviour:
+        """429 with OpenAI's error body and `retry-after` / `retry-after-ms` (None: no header).
+
+        `headers` replaces both with exactly these (one of the two, or an HTTP date, say)."""
+        return cls("rate_limited", status=429, retry_after=retry_after, headers=headers)
 
     @classmethod
     def server_error(cls, status: int = 500) -> Behaviour:
@@ -332,8 +337,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, _error_body(400))
             return
         if behaviour.status != 200:
-            headers = {}
-            if behaviour.retry_after is not None:
+            headers = dict(behaviour.headers or {})
+            if behaviour.headers is None and behaviour.retry_after is not None:
                 headers["retry-after"] = f"{behaviour.retry_after:g}"
                 headers["retry-after-ms"] = str(round(behaviour.retry_after * 1000))
             self._send_json(behaviour.status, _error_body(behaviour.status), headers)

@@ -6,7 +6,10 @@ so that every failure keeps the provider's exact response and gets one of our er
 instead of whatever the SDK's parser happens to raise.
 """
 
+import email.utils
 import json
+import math
+from datetime import UTC, datetime
 
 import openai
 from pydantic import ValidationError
@@ -223,10 +226,30 @@ def _error_body(response) -> dict:
 
 
 def _retry_after(response) -> float | None:
-    value = response.headers.get("retry-after")
+    """Seconds the provider asks us to wait: `retry-after-ms` (OpenAI's, more precise) first,
+    then `retry-after` as seconds or an HTTP date (RFC 9110 10.2.3). None when neither parses."""
+    headers = response.headers
+    milliseconds = _non_negative_float(headers.get("retry-after-ms"))
+    if milliseconds is not None:
+        return milliseconds / 1000
+    value = headers.get("retry-after")
     if value is None:
         return None
+    seconds = _non_negative_float(value)
+    if seconds is not None:
+        return seconds
     try:
-        return max(0.0, float(value))
-    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # an HTTP date is always GMT; a sloppy server may leave that out
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _non_negative_float(value: str | None) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, number) if math.isfinite(number) else None

@@ -5,10 +5,13 @@ through the real service and Celery task (in-process here; tests marked integrat
 worker). Both API styles: Responses (OpenAI) and Chat Completions (compatible servers).
 """
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from email.utils import format_datetime
 
 import pytest
 
+from ai_prefill.execution import prefill_run_execute
 from ai_prefill.models import PrefillRun
 from ai_prefill.tests.factories import start_run
 from tests.fake_openai import DEFAULT_DRAFT, Behaviour
@@ -64,6 +67,30 @@ def test_rate_limited_then_success_retries(ai, seller):
         ("ok", 200),
     ]
     assert ai.server.counts[_path(ai.style)] == 2
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected_wait"),
+    [
+        ({"retry-after-ms": "1500"}, 1.5),  # OpenAI's own header, alone
+        ({"retry-after-ms": "2500", "retry-after": "1"}, 2.5),  # the precise one wins
+        ({"retry-after": "3"}, 3.0),
+        ({"retry-after": "soon"}, 0.0),  # unreadable: plain backoff (jitter is 0 here)
+    ],
+)
+def test_a_429_waits_as_long_as_the_provider_asks(ai, seller, headers, expected_wait):
+    ai.server.script(Behaviour.rate_limited(headers=headers))
+    run = start_run(seller)  # queued: its task is not run, the service is called directly
+    outcome = prefill_run_execute(run_id=run.pk)
+    assert outcome.status == "queued"
+    assert outcome.retry_in == pytest.approx(expected_wait)
+
+
+def test_a_429_with_an_http_date_waits_until_then(ai, seller):
+    then = datetime.now(UTC) + timedelta(seconds=30)
+    ai.server.script(Behaviour.rate_limited(headers={"retry-after": format_datetime(then, True)}))
+    outcome = prefill_run_execute(run_id=start_run(seller).pk)
+    assert 27 <= outcome.retry_in <= 30
 
 
 def test_repeated_5xx_fails_after_the_attempt_limit(ai, seller):
