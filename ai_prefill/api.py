@@ -1,31 +1,26 @@
 """POST /api/prefill/ starts a run from a photo; GET /api/prefill/<id>/ tells how it went."""
 
 from django.conf import settings
-from django.db import transaction
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
-from rest_framework.exceptions import Throttled
+from rest_framework.exceptions import APIException, Throttled
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
 
+from .errors import ErrorType
 from .models import PrefillRun
 from .polling import poll_after_ms
 from .selectors import prefill_run_get_for_user, prefill_run_status_for_user
-from .services import PrefillQuotaExceeded, prefill_run_start
+from .services import (
+    PrefillLimitExceeded,
+    prefill_limits_check,
+    prefill_run_expire_if_stale,
+    prefill_run_start,
+)
 from .tasks import prefill_run_process
-
-
-class PrefillBurstThrottle(UserRateThrottle):
-    """Short bursts per seller; the daily quota is counted in the database by the service."""
-
-    scope = "prefill_burst"
-
-    def get_rate(self):
-        return settings.AI_PREFILL_BURST_RATE
 
 
 class PrefillUploadSerializer(serializers.Serializer):
@@ -37,6 +32,13 @@ class PrefillUploadSerializer(serializers.Serializer):
             return photo_process(upload, keep_side=settings.AI_IMAGE_MAX_SIDE)
         except PhotoRejected as exc:
             raise serializers.ValidationError(exc.message, code=exc.code) from None
+
+
+class PrefillUnavailable(APIException):
+    """The run could not be handed to the workers (the broker is down): 503 with a sentence."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "prefill_unavailable"
 
 
 POLL_AFTER_HELP = (
@@ -68,8 +70,11 @@ class PrefillRunSerializer(serializers.ModelSerializer):
 
 
 class PrefillCreateView(APIView):
+    """The per-seller limits (burst and daily quota) are counted in the database by the service,
+    atomically; not by a DRF throttle, whose read-then-write cache counter lets parallel uploads
+    through and which fails when Redis does."""
+
     permission_classes = [permissions.IsAuthenticated]
-    throttle_classes = [PrefillBurstThrottle]
 
     @extend_schema(
         request={"multipart/form-data": PrefillUploadSerializer},
@@ -88,13 +93,15 @@ class PrefillCreateView(APIView):
         },
     )
     def post(self, request):
-        upload = PrefillUploadSerializer(data=request.data)
-        upload.is_valid(raise_exception=True)
         try:
-            with transaction.atomic():
-                run = prefill_run_start(user=request.user, photo=upload.validated_data["image"])
-        except PrefillQuotaExceeded as exc:
+            prefill_limits_check(user=request.user)  # early and unlocked: before decoding a photo
+            upload = PrefillUploadSerializer(data=request.data)
+            upload.is_valid(raise_exception=True)
+            run = prefill_run_start(user=request.user, photo=upload.validated_data["image"])
+        except PrefillLimitExceeded as exc:
             raise Throttled(wait=exc.retry_after, detail=str(exc)) from None
+        if run.error_type == ErrorType.QUEUE_UNAVAILABLE:
+            raise PrefillUnavailable(detail=run.error_message)
         if prefill_run_process.app.conf.task_always_eager:
             run.refresh_from_db(fields=["status"])  # in-process tasks (embedded mode) have run
         after = poll_after_ms(run)
@@ -110,6 +117,7 @@ class PrefillDetailView(APIView):
         run = prefill_run_status_for_user(run_id=run_id, user=request.user)
         if run is None:
             raise Http404
+        prefill_run_expire_if_stale(run=run)
         return Response(PrefillRunSerializer(run).data)
 
 

@@ -15,6 +15,8 @@ class ErrorType(models.TextChoices):
     INVALID_JSON = "invalid_json", "Invalid JSON"
     SCHEMA = "schema", "Answer outside the schema"
     WORKER_LOST = "worker_lost", "Worker lost / stale run"
+    WORKER_UNAVAILABLE = "worker_unavailable", "No worker took the run in time"
+    QUEUE_UNAVAILABLE = "queue_unavailable", "Task queue unreachable at upload"
     INTERNAL = "internal", "Internal error"
 
 

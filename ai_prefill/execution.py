@@ -8,6 +8,7 @@ claimed again once its lease is over, and the lost attempt is written down.
 
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,10 +16,12 @@ from decimal import Decimal
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db.models import DateTimeField, F, Value
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from .dispatch import prefill_run_dispatch
 from .errors import ErrorType, ProviderError
 from .image_prep import ModelImage
 from .models import PrefillAttempt, PrefillRun
@@ -50,10 +53,12 @@ class ExecuteOutcome:
 
 def prefill_run_execute(*, run_id) -> ExecuteOutcome:
     token = uuid.uuid4()
-    waiting = _claim(run_id, token)
+    waiting = _with_reconnect(lambda: _claim(run_id, token))
     if waiting is not None:
         return waiting
-    run = PrefillRun.objects.select_related("prompt_version").get(pk=run_id)
+    run = _with_reconnect(
+        lambda: PrefillRun.objects.select_related("prompt_version").get(pk=run_id)
+    )
     if run.attempts > settings.AI_MAX_ATTEMPTS:  # workers kept dying on this run
         error = ProviderError(ErrorType.WORKER_LOST, "Gave up: the worker was lost too often.")
         return _fail(run, token, error)
@@ -90,7 +95,7 @@ def _claim(run_id, token) -> ExecuteOutcome | None:
     if runs.filter(status=Status.QUEUED).update(**grab):
         return None
     if runs.filter(status=Status.RUNNING, lease_expires_at__lt=now).update(**grab):
-        _log_lost_attempt(run_id)
+        _log_lost_attempt(run_id, number_offset=1)  # the claim just counted this attempt too
         return None
     run = runs.only("status", "lease_expires_at").first()
     if run is None or run.is_finished:
@@ -100,12 +105,13 @@ def _claim(run_id, token) -> ExecuteOutcome | None:
     return ExecuteOutcome(status=run.status, retry_in=max(1.0, wait))
 
 
-def _log_lost_attempt(run_id) -> None:
+def _log_lost_attempt(run_id, *, number_offset: int) -> None:
     run = PrefillRun.objects.get(pk=run_id)
-    logger.warning("pre-fill run %s: attempt %s was lost with its worker", run_id, run.attempts - 1)
+    number = run.attempts - number_offset
+    logger.warning("pre-fill run %s: attempt %s was lost with its worker", run_id, number)
     PrefillAttempt.objects.get_or_create(
         run=run,
-        number=run.attempts - 1,
+        number=number,
         defaults={
             "started_at": run.started_at or timezone.now(),
             "latency_ms": 0,
@@ -200,16 +206,30 @@ def _finish(run, token, *, status, **fields) -> bool:
     fields["params"] = run.params
     if status in PrefillRun.TERMINAL:
         fields.update(finished_at=timezone.now(), lease_expires_at=None)
-    written = PrefillRun.objects.filter(pk=run.pk, status=Status.RUNNING, claim_token=token).update(
-        status=status, claim_token=None, **fields
-    )
+    claimed = PrefillRun.objects.filter(pk=run.pk, status=Status.RUNNING, claim_token=token)
+    written = _with_reconnect(lambda: claimed.update(status=status, claim_token=None, **fields))
     if not written:
         logger.warning("pre-fill run %s: claim lost before finishing; result dropped", run.pk)
     return bool(written)
 
 
 def _log_attempt(run, started, latency_ms, *, outcome, result=None, error=None) -> None:
-    attempt = PrefillAttempt(
+    row = _attempt_row(run, started, latency_ms, outcome=outcome, result=result, error=error)
+    # One INSERT .. ON CONFLICT: a redelivered attempt overwrites its row (update_or_create
+    # took four statements and a row lock for the same thing).
+    upsert = PrefillAttempt.objects.bulk_create
+    _with_reconnect(
+        lambda: upsert(
+            [row],
+            update_conflicts=True,
+            unique_fields=["run", "number"],
+            update_fields=ATTEMPT_FIELDS,
+        )
+    )
+
+
+def _attempt_row(run, started, latency_ms, *, outcome, result, error) -> PrefillAttempt:
+    return PrefillAttempt(
         run=run,
         number=run.attempts,
         started_at=started,
@@ -221,14 +241,27 @@ def _log_attempt(run, started, latency_ms, *, outcome, result=None, error=None) 
         input_tokens=result.usage.input_tokens if result else None,
         output_tokens=result.usage.output_tokens if result else None,
     )
-    # One INSERT .. ON CONFLICT: a redelivered attempt overwrites its row (update_or_create
-    # took four statements and a row lock for the same thing).
-    PrefillAttempt.objects.bulk_create(
-        [attempt],
-        update_conflicts=True,
-        unique_fields=["run", "number"],
-        update_fields=ATTEMPT_FIELDS,
-    )
+
+
+# A provider answer has been paid for: a dropped database connection (a restart, a failover, a
+# killed backend) must not throw it away. Each write here is idempotent (an upsert, or a
+# compare-and-swap on the claim token), so it is safe to run again on a fresh connection.
+DB_WRITE_TRIES = 5
+DB_RETRY_PAUSE_SECONDS = 0.5
+
+
+def _with_reconnect(write):
+    """Run `write()`; if the database connection is gone, reconnect and run it again."""
+    for attempt in range(1, DB_WRITE_TRIES + 1):
+        try:
+            return write()
+        except (OperationalError, InterfaceError) as exc:
+            if attempt == DB_WRITE_TRIES or connection.in_atomic_block:
+                raise  # inside a transaction, the caller's transaction is lost anyway
+            logger.warning("pre-fill: database error (%s); reconnecting (try %d)", exc, attempt)
+            connection.close()
+            time.sleep(DB_RETRY_PAUSE_SECONDS * attempt)
+    raise AssertionError("unreachable")
 
 
 def retry_delay(attempt: int, error: ProviderError) -> float:
@@ -249,19 +282,74 @@ def estimate_cost_usd(model: str, input_tokens, output_tokens) -> Decimal | None
 
 # --- reaping ----------------------------------------------------------------------------------
 
+STALE_MESSAGES = {
+    ErrorType.WORKER_UNAVAILABLE: "No worker took this run in time (no worker running, or its "
+    "message was lost).",
+    ErrorType.WORKER_LOST: "The worker running this run stopped and no other finished it in time.",
+}
+
 
 def prefill_runs_reap() -> int:
-    """Fail runs nobody is working on any more (a lost message, a worker dead past its lease)."""
-    cutoff = timezone.now() - timedelta(seconds=settings.AI_RUN_STALE_AFTER_SECONDS)
-    stale = PrefillRun.objects.filter(created_at__lt=cutoff).filter(
-        status__in=[Status.QUEUED, Status.RUNNING]
+    """The periodic sweep: send runs whose worker died (lease over) to the workers again, and
+    fail the runs nobody finished in time. Returns how many runs it changed."""
+    return _runs_redispatch_lost() + prefill_runs_fail_stale()
+
+
+def _runs_redispatch_lost() -> int:
+    """A dead worker's run (running, lease over) goes back to the queue now, instead of waiting
+    for the broker to redeliver its message (the visibility timeout, minutes). Compare-and-swap
+    on the dead claim's token: a worker that is merely slow can no longer write its result, and
+    two sweeps cannot both re-dispatch one run. The redelivered original later finds the run
+    taken or finished and does nothing."""
+    now = timezone.now()
+    lost = PrefillRun.objects.filter(
+        status=Status.RUNNING, lease_expires_at__lt=now, created_at__gte=_stale_cutoff(now)
     )
-    stale = stale.exclude(status=Status.RUNNING, lease_expires_at__gte=timezone.now())
-    return stale.update(
-        status=Status.FAILED,
-        error_type=ErrorType.WORKER_LOST,
-        error_message="No worker finished this run in time (lost message or dead worker).",
-        finished_at=timezone.now(),
-        claim_token=None,
-        lease_expires_at=None,
+    sent = 0
+    for run_id, token in lost.values_list("pk", "claim_token"):
+        with transaction.atomic():
+            released = PrefillRun.objects.filter(
+                pk=run_id, status=Status.RUNNING, claim_token=token, lease_expires_at__lt=now
+            ).update(status=Status.QUEUED, claim_token=None, lease_expires_at=None)
+            if released:
+                _log_lost_attempt(run_id, number_offset=0)
+                prefill_run_dispatch(run_id=run_id)
+                sent += 1
+    return sent
+
+
+def prefill_runs_fail_stale(*, run_ids=None) -> int:
+    """Fail runs older than AI_RUN_STALE_AFTER_SECONDS that no worker is on (all of them, or
+    those of `run_ids`): queued ones as worker_unavailable, running ones whose lease is over as
+    worker_lost. A plain conditional UPDATE, so it needs no worker and can run on any read."""
+    now = timezone.now()
+    runs = PrefillRun.objects.filter(created_at__lt=_stale_cutoff(now))
+    if run_ids is not None:
+        runs = runs.filter(pk__in=run_ids)
+    unclaimed = Q(status=Status.QUEUED)
+    abandoned = Q(status=Status.RUNNING) & (
+        Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True)
     )
+    return sum(
+        runs.filter(which).update(
+            status=Status.FAILED,
+            error_type=error_type,
+            error_message=STALE_MESSAGES[error_type],
+            finished_at=now,
+            claim_token=None,
+            lease_expires_at=None,
+        )
+        for which, error_type in (
+            (unclaimed, ErrorType.WORKER_UNAVAILABLE),
+            (abandoned, ErrorType.WORKER_LOST),
+        )
+    )
+
+
+def prefill_run_is_stale(run: PrefillRun) -> bool:
+    """Cheap test on a loaded run: could prefill_runs_fail_stale change it?"""
+    return not run.is_finished and run.created_at < _stale_cutoff(timezone.now())
+
+
+def _stale_cutoff(now):
+    return now - timedelta(seconds=settings.AI_RUN_STALE_AFTER_SECONDS)

@@ -1,36 +1,59 @@
 """Writes of the AI pre-fill on the web side: start a run. The worker side is execution.py."""
 
+import math
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
 from marketplace.photos import ProcessedPhoto
 
+from .dispatch import prefill_run_dispatch
+from .errors import ErrorType
+from .execution import prefill_run_is_stale, prefill_runs_fail_stale
 from .image_prep import ModelImage, model_image_from_upright
 from .models import PrefillRun
 from .prompt_registry import model_for_provider, prompt_version_for_new_run, run_params_for
 from .providers import model_image_from_photo, model_image_options
-from .tasks import prefill_run_process
 
 
-class PrefillQuotaExceeded(Exception):
-    """The seller used up today's pre-fills; `retry_after` is seconds until the quota resets."""
+class PrefillLimitExceeded(Exception):
+    """A per-seller limit said no; `retry_after` is seconds until a pre-fill is allowed again.
+    The message is a sentence for the seller."""
 
-    def __init__(self, retry_after: int):
-        super().__init__(
-            f"You have used today's {settings.AI_PREFILL_DAILY_QUOTA} AI suggestions. "
-            "Fill in the form yourself, or try again tomorrow."
-        )
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
         self.retry_after = retry_after
+
+
+def prefill_limits_check(*, user, lock: bool = False) -> None:
+    """Raise PrefillLimitExceeded if the seller may not start a run now.
+
+    Counted from the seller's runs in the database, so every web process sees the same numbers
+    and a Redis outage changes nothing. With `lock`, the seller's row is locked first (inside the
+    caller's transaction), so parallel uploads of one seller take turns: count, then insert,
+    never two counts before one insert."""
+    if lock:
+        get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
+    now = timezone.now()
+    _check_burst(user, now)
+    _check_daily_quota(user, timezone.localtime(now))
 
 
 def prefill_run_start(*, user, photo: ProcessedPhoto) -> PrefillRun:
     """Store the photo and the image the model will see, record the configuration, and queue the
-    work once the row is committed."""
-    _check_daily_quota(user)
+    work once the row is committed. Raises PrefillLimitExceeded past a per-seller limit."""
+    with transaction.atomic():
+        prefill_limits_check(user=user, lock=True)
+        return _run_create(user, photo)
+
+
+def _run_create(user, photo: ProcessedPhoto) -> PrefillRun:
     version = prompt_version_for_new_run()
     params = run_params_for(version)
     run = PrefillRun(
@@ -56,8 +79,38 @@ def prefill_run_start(*, user, photo: ProcessedPhoto) -> PrefillRun:
             if field_file.name:
                 field_file.storage.delete(field_file.name)
         raise
-    transaction.on_commit(lambda: prefill_run_process.delay(str(run.pk)))
+    prefill_run_dispatch(run_id=run.pk, on_published=partial(_after_dispatch, run))
     return run
+
+
+def prefill_run_expire_if_stale(*, run: PrefillRun) -> bool:
+    """A run nobody finished within AI_RUN_STALE_AFTER_SECONDS reads as failed at once, even
+    with no worker or beat up to sweep it (the sweep is a Celery task itself). True if `run`
+    changed (its status fields are reloaded)."""
+    if not prefill_run_is_stale(run) or not prefill_runs_fail_stale(run_ids=[run.pk]):
+        return False
+    run.refresh_from_db(fields=["status", "error_type", "error_message", "finished_at"])
+    return True
+
+
+QUEUE_UNAVAILABLE_MESSAGE = (
+    "AI suggestions are unavailable at the moment. Please fill in the form yourself."
+)
+
+
+def _after_dispatch(run: PrefillRun, sent: bool) -> None:
+    """The broker did not take the run: fail it now, so the seller is told at once (the API
+    answers 503) instead of waiting for a draft. Its outbox row is still delivered when the
+    broker is back; the task then finds the run finished and calls no model."""
+    if sent:
+        return
+    PrefillRun.objects.filter(pk=run.pk, status=PrefillRun.Status.QUEUED).update(
+        status=PrefillRun.Status.FAILED,
+        error_type=ErrorType.QUEUE_UNAVAILABLE,
+        error_message=QUEUE_UNAVAILABLE_MESSAGE,
+        finished_at=timezone.now(),
+    )
+    run.refresh_from_db(fields=["status", "error_type", "error_message", "finished_at"])
 
 
 def _model_image(photo: ProcessedPhoto, params: dict) -> ModelImage:
@@ -69,10 +122,41 @@ def _model_image(photo: ProcessedPhoto, params: dict) -> ModelImage:
     return model_image_from_photo(photo.display, params)  # the intake decoded too few pixels
 
 
-def _check_daily_quota(user) -> None:
-    now = timezone.localtime()
+def _check_burst(user, now) -> None:
+    count, window = burst_rate_parse(settings.AI_PREFILL_BURST_RATE)
+    recent = PrefillRun.objects.filter(user=user, created_at__gt=now - window)
+    times = list(recent.order_by("-created_at").values_list("created_at", flat=True)[:count])
+    if len(times) >= count:
+        # Allowed again when the oldest of the last `count` runs leaves the window.
+        retry_after = math.ceil((times[-1] + window - now).total_seconds())
+        raise PrefillLimitExceeded(
+            f"That was {count} AI suggestions in a short time. Wait {retry_after} seconds and try "
+            "again, or fill in the form yourself.",
+            max(1, retry_after),
+        )
+
+
+def _check_daily_quota(user, now) -> None:
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     used = PrefillRun.objects.filter(user=user, created_at__gte=midnight).count()
     if used >= settings.AI_PREFILL_DAILY_QUOTA:
         retry_after = int((midnight + timedelta(days=1) - now).total_seconds()) + 1
-        raise PrefillQuotaExceeded(retry_after)
+        raise PrefillLimitExceeded(
+            f"You have used today's {settings.AI_PREFILL_DAILY_QUOTA} AI suggestions. "
+            "Fill in the form yourself, or try again tomorrow.",
+            retry_after,
+        )
+
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def burst_rate_parse(rate: str) -> tuple[int, timedelta]:
+    """ "10/min" -> (10, one minute); the period's first letter counts (s, m, h, d), as in DRF."""
+    count, _, period = rate.partition("/")
+    try:
+        return int(count), timedelta(seconds=_PERIODS[period.strip()[:1]])
+    except (KeyError, ValueError):
+        raise ImproperlyConfigured(
+            f"AI_PREFILL_BURST_RATE must look like '10/min', not {rate!r}."
+        ) from None

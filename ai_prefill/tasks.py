@@ -6,6 +6,7 @@ from celery import shared_task
 from celery.signals import worker_init
 from django.conf import settings
 
+from .dispatch import PREFILL_TASK_NAME
 from .execution import prefill_run_execute, prefill_runs_reap
 from .providers import provider_warm_up
 
@@ -13,6 +14,7 @@ EAGER_MAX_WAIT_SECONDS = 2.0
 
 
 @shared_task(
+    name=PREFILL_TASK_NAME,
     bind=True,
     acks_late=True,
     retry_on_worker_lost=True,

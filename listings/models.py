@@ -115,6 +115,9 @@ class Message(models.Model):
     read_at = models.DateTimeField(
         null=True, blank=True, help_text="When the recipient first opened the conversation."
     )
+    notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the recipient was emailed about it (once)."
+    )
 
     class Meta:
         ordering = ["created_at", "id"]

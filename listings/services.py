@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ai_prefill.models import PrefillRun
 from feedback.services import outcome_record_late_edit, outcome_record_publish
+from marketplace.outbox import outbox_enqueue
 from marketplace.photos import ProcessedPhoto
 
 from .models import Conversation, Listing, Message
@@ -179,7 +180,8 @@ def _message_add(*, conversation: Conversation, sender, body: str) -> Message:
     message.save()
     conversation.last_message_at = message.created_at
     conversation.save(update_fields=["last_message_at"])
-    transaction.on_commit(lambda: message_notify.delay(message.pk))
+    # Through the outbox: saved with the message, emailed when the broker can take it.
+    outbox_enqueue(task=message_notify.name, args=[message.pk])
     return message
 
 

@@ -62,7 +62,7 @@ def contact(request, pk: int):
         except (PermissionDenied, ValidationError) as exc:
             messages.error(request, _first_message(exc))
             return redirect(listing)
-        messages.success(request, "Message sent. The seller has been emailed.")
+        messages.success(request, "Message sent. The seller will get an email about it.")
         return redirect(message.conversation)
     return render(request, "listings/detail.html", {"listing": listing, "form": form}, status=400)
 

@@ -198,7 +198,14 @@ CELERY_TASK_TIME_LIMIT = 90
 # 300 s: above the pre-fill task's hard limit plus its longest retry countdown (a lease wait or
 # the backoff cap), yet a message held by a worker that died whole comes back within minutes.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300)
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
+    # A publish to a broker that is down fails within a second instead of retrying for ~6 s
+    # (kombu's default): the task then waits in the outbox (marketplace/outbox.py) and the
+    # request answers at once.
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "socket_connect_timeout": 2,
 }
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 # No REDIS_URL: run tasks in-process, and let their errors surface instead of vanishing.
@@ -206,7 +213,11 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_RETRY_ON_WORKER_LOST = True  # a killed child: the task runs again (bounded)
 CELERY_BEAT_SCHEDULE = {
-    "prefill-runs-reap": {"task": "ai_prefill.tasks.prefill_runs_reap_task", "schedule": 60.0},
+    # Publishes tasks the broker could not take when their transaction committed.
+    "outbox-relay": {"task": "marketplace.tasks.outbox_relay_task", "schedule": 10.0},
+    # Re-dispatches runs whose worker died (lease over) and fails runs nobody finished: every
+    # 30 s, so a dead worker's run is taken up again within its lease + 30 s + a delivery.
+    "prefill-runs-reap": {"task": "ai_prefill.tasks.prefill_runs_reap_task", "schedule": 30.0},
     "annotation-sample": {
         "task": "annotation.tasks.runs_sample_for_annotation_task",
         "schedule": 3600.0,

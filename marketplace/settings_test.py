@@ -19,3 +19,6 @@ STORAGES["staticfiles"] = {  # noqa: F405
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Parallel test sessions on one PostgreSQL server each need their own test database.
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=None)}  # noqa: F405
+# Factories start dozens of runs per test through the service, which enforces the per-seller
+# burst limit; the tests of that limit set their own rate.
+AI_PREFILL_BURST_RATE = "10000/min"

@@ -1,7 +1,10 @@
 """POST /api/prefill/ and GET /api/prefill/<id>/ by persona, with limits and bad photos."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from ai_prefill.models import PrefillRun
 from ai_prefill.polling import EXPECTED_WHEN_UNKNOWN_S, POLL_MIN_MS, expected_run_seconds
@@ -140,3 +143,36 @@ def test_failed_run_shows_the_error(
     body = client_for(seller).get(f"/api/prefill/{run.pk}/").json()
     assert body["status"] == "failed" and body["draft"] is None
     assert body["error"] == {"type": "refusal", "message": "No."}
+
+
+def test_a_run_nobody_took_reads_as_failed_without_any_worker(client_for, seller, settings):
+    """No worker and no beat (so no sweep): the seller's next poll still ends a stale run."""
+    settings.AI_RUN_STALE_AFTER_SECONDS = 600
+    queued = start_run(seller)  # its task never ran: nothing committed, nothing dispatched
+    abandoned = start_run(seller)
+    eleven_minutes_ago = timezone.now() - timedelta(minutes=11)
+    PrefillRun.objects.update(created_at=eleven_minutes_ago)
+    PrefillRun.objects.filter(pk=abandoned.pk).update(
+        status="running", lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    client = client_for(seller)
+
+    body = client.get(f"/api/prefill/{queued.pk}/").json()
+    assert body["status"] == "failed" and body["draft"] is None
+    assert body["error"]["type"] == "worker_unavailable"
+    assert "No worker took this run in time" in body["error"]["message"]
+    assert client.get(f"/api/prefill/{abandoned.pk}/").json()["error"]["type"] == "worker_lost"
+    assert PrefillRun.objects.filter(status="failed", finished_at__isnull=False).count() == 2
+
+
+def test_a_young_or_live_run_is_left_alone_by_reads(client_for, seller, settings):
+    settings.AI_RUN_STALE_AFTER_SECONDS = 600
+    young, leased = start_run(seller), start_run(seller)
+    PrefillRun.objects.filter(pk=leased.pk).update(
+        status="running",
+        created_at=timezone.now() - timedelta(minutes=11),
+        lease_expires_at=timezone.now() + timedelta(seconds=30),
+    )
+    client = client_for(seller)
+    assert client.get(f"/api/prefill/{young.pk}/").json()["status"] == "queued"
+    assert client.get(f"/api/prefill/{leased.pk}/").json()["status"] == "running"

@@ -11,6 +11,7 @@ from ai_prefill import execution
 from ai_prefill.errors import ErrorType, ProviderError
 from ai_prefill.models import PrefillAttempt, PrefillRun
 from ai_prefill.tests.factories import start_run
+from marketplace.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -166,3 +167,40 @@ def test_retry_delay_backs_off_and_respects_retry_after(settings):
     assert delays[3] <= 45
     slow = ProviderError(ErrorType.RATE_LIMITED, "x", retry_after=20)
     assert execution.retry_delay(1, slow) >= 20
+
+
+def test_reaper_sends_a_dead_workers_run_again_once_its_lease_is_over(
+    queued_run, django_capture_on_commit_callbacks
+):
+    upload_dispatch = OutboxMessage.objects.get()  # never published: on_commit did not run
+    dead_token = uuid.uuid4()
+    PrefillRun.objects.filter(pk=queued_run.pk).update(
+        status="running",
+        claim_token=dead_token,
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+        attempts=1,
+        started_at=timezone.now() - timedelta(minutes=1),
+    )
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert execution.prefill_runs_reap() == 1
+    assert len(callbacks) == 1, "one dispatch, through the outbox"
+    run = PrefillRun.objects.get(pk=queued_run.pk)
+    # The dispatched task ran (in-process here): the lost attempt is on record, the next one won.
+    assert run.status == "succeeded" and run.attempts == 2
+    assert list(run.attempt_log.values_list("number", "outcome")) == [(1, "worker_lost"), (2, "ok")]
+    [redispatch] = OutboxMessage.objects.exclude(pk=upload_dispatch.pk)
+    assert redispatch.args == [str(run.pk)] and redispatch.sent_at is not None
+    # The dead claim can write nothing any more, and a second sweep has nothing to do.
+    assert not PrefillRun.objects.filter(claim_token=dead_token).exists()
+    assert execution.prefill_runs_reap() == 0
+
+
+def test_reaper_leaves_a_live_lease_alone(queued_run):
+    PrefillRun.objects.filter(pk=queued_run.pk).update(
+        status="running",
+        claim_token=uuid.uuid4(),
+        lease_expires_at=timezone.now() + timedelta(seconds=20),
+        attempts=1,
+    )
+    assert execution.prefill_runs_reap() == 0
+    assert OutboxMessage.objects.count() == 1, "only the upload's own dispatch"

@@ -97,7 +97,9 @@ def test_buyer_finds_contacts_seller_and_seller_replies(
     question = "Hello! Is the bookshelf still available? I could pick it up on Saturday."
     page.get_by_label("Message").fill(question)
     page.get_by_role("button", name="Send message").click()
-    expect(page.get_by_role("status")).to_have_text("Message sent. The seller has been emailed.")
+    expect(page.get_by_role("status")).to_have_text(
+        "Message sent. The seller will get an email about it."
+    )
     conversation = Conversation.objects.get(listing=wanted, buyer=buyer)
     expect(page).to_have_url(re.compile(rf"/inbox/{conversation.pk}/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(f"About {wanted.title}")
