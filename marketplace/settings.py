@@ -151,8 +151,12 @@ AI_TASK_SOFT_TIME_LIMIT = env.int(
 AI_TASK_TIME_LIMIT = env.int("AI_TASK_TIME_LIMIT", default=AI_TASK_SOFT_TIME_LIMIT + 10)
 # How long the Sell page waits for a draft before handing the seller the empty form.
 AI_PREFILL_BUDGET_SECONDS = env.float("AI_PREFILL_BUDGET_SECONDS", default=15.0)
-# A run stuck queued or running this long (a lost message, a dead worker) is failed by the reaper.
+# A run stuck queued or running this long (a lost message, a dead worker) is failed by the reaper,
+# or by the seller's next poll when no worker or beat is up.
 AI_RUN_STALE_AFTER_SECONDS = env.int("AI_RUN_STALE_AFTER_SECONDS", default=600)
+# How often beat runs the reaper, which also re-dispatches a dead worker's run once its lease is
+# over: that run is taken up again within lease + this + one delivery.
+AI_RUN_REAP_EVERY_SECONDS = env.float("AI_RUN_REAP_EVERY_SECONDS", default=30.0)
 # Per-seller limits: every call costs money.
 AI_PREFILL_BURST_RATE = env.str("AI_PREFILL_BURST_RATE", default="10/min")
 AI_PREFILL_DAILY_QUOTA = env.int("AI_PREFILL_DAILY_QUOTA", default=100)
@@ -215,9 +219,11 @@ CELERY_TASK_RETRY_ON_WORKER_LOST = True  # a killed child: the task runs again (
 CELERY_BEAT_SCHEDULE = {
     # Publishes tasks the broker could not take when their transaction committed.
     "outbox-relay": {"task": "marketplace.tasks.outbox_relay_task", "schedule": 10.0},
-    # Re-dispatches runs whose worker died (lease over) and fails runs nobody finished: every
-    # 30 s, so a dead worker's run is taken up again within its lease + 30 s + a delivery.
-    "prefill-runs-reap": {"task": "ai_prefill.tasks.prefill_runs_reap_task", "schedule": 30.0},
+    # Re-dispatches runs whose worker died (lease over) and fails runs nobody finished.
+    "prefill-runs-reap": {
+        "task": "ai_prefill.tasks.prefill_runs_reap_task",
+        "schedule": AI_RUN_REAP_EVERY_SECONDS,
+    },
     "annotation-sample": {
         "task": "annotation.tasks.runs_sample_for_annotation_task",
         "schedule": 3600.0,

@@ -105,10 +105,13 @@ def start_worker(request, transactional_db, celery_queue, fake_openai, settings,
     workers: list[CeleryWorker] = []
     request.node.stash[WORKER_LOGS] = []
 
-    def start() -> CeleryWorker:
+    def start(*, beat: bool = False, **overrides: str) -> CeleryWorker:
+        """`beat`: run celery beat inside this worker (-B), as a one-host deployment does;
+        `overrides`: environment variables for this worker only."""
         log = tmp_path / f"worker-{len(workers) + 1}.log"
         request.node.stash[WORKER_LOGS].append(log)
-        worker = CeleryWorker(env=env, queue=celery_queue, log=log)
+        schedule = tmp_path / f"beat-schedule-{len(workers) + 1}" if beat else None
+        worker = CeleryWorker(env={**env, **overrides}, queue=celery_queue, log=log, beat=schedule)
         workers.append(worker)
         worker.start()
         return worker
@@ -165,8 +168,8 @@ class CeleryWorker:
 
     READY_TIMEOUT = 30.0
 
-    def __init__(self, *, env: dict[str, str], queue: str, log: Path):
-        self.env, self.queue, self.log = env, queue, log
+    def __init__(self, *, env: dict[str, str], queue: str, log: Path, beat: Path | None = None):
+        self.env, self.queue, self.log, self.beat = env, queue, log, beat
         self.nodename = f"trova-it-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
         self.proc: subprocess.Popen | None = None
 
@@ -175,6 +178,8 @@ class CeleryWorker:
         command += ["--pool", "prefork", "--concurrency", "2", "--without-mingle"]
         command += ["--without-gossip", "--loglevel", "INFO", "-Q", self.queue]
         command += ["-n", self.nodename]
+        if self.beat is not None:  # its schedule file in the test's folder, not the repo
+            command += ["--beat", "--schedule", str(self.beat)]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
                 command,
