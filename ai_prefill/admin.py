@@ -6,8 +6,10 @@ private image) go in through `get_urls()` + `admin_site.admin_view()`, so they a
 and each also checks the model's view permission.
 """
 
+import contextlib
 import difflib
 import json
+import uuid
 
 from django import forms
 from django.contrib import admin, messages
@@ -35,6 +37,7 @@ from .evals.comparison_view import (
     metrics_rows,
     metrics_summary_rows,
 )
+from .execution import prefill_runs_fail_stale
 from .models import (
     EvalCase,
     EvalRun,
@@ -128,6 +131,16 @@ class PrefillRunAdmin(ReadOnlyAdmin):
         ("Raw response", {"fields": ("raw_pretty",)}),
     )
     readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
+
+    def changelist_view(self, request, extra_context=None):
+        # Runs nobody finished in time read as failed here too, with or without a beat running.
+        prefill_runs_fail_stale()
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        with contextlib.suppress(ValueError):  # not a run id: the admin says it does not exist
+            prefill_runs_fail_stale(run_ids=[uuid.UUID(object_id)])
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="")
     def thumb(self, run):

@@ -3,6 +3,7 @@ their private images, eval runs and the comparison of any two runs."""
 
 import hashlib
 import json
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -10,17 +11,20 @@ from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from ai_prefill.evals.starter_set import starter_cases_load
 from ai_prefill.models import (
     EvalCase,
     EvalResult,
     EvalRun,
+    PrefillRun,
     PromptLabel,
     PromptLabelEvent,
     PromptVersion,
 )
 from ai_prefill.prompt_registry import prompt_version_production, prompt_versions_sync
+from ai_prefill.tests.factories import start_run
 from marketplace.sample_images import render_item
 
 pytestmark = pytest.mark.django_db
@@ -361,3 +365,20 @@ def test_reverting_a_case_keeps_its_photo_and_hash_together(client_for, staff):
     assert reverted.expected_title == "Reverted"
     with reverted.image.open("rb") as stored:
         assert hashlib.sha256(stored.read()).hexdigest() == reverted.image_sha256
+
+
+def test_the_run_log_shows_a_run_nobody_finished_as_failed(client_for, seller, django_user_model):
+    """No worker and no beat to sweep: the staff's view of the run log still tells the truth."""
+    viewer = django_user_model.objects.create_user("vic", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_prefillrun"))
+    stale, fresh = start_run(seller), start_run(seller)
+    PrefillRun.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(hours=1))
+
+    page = client_for(viewer).get(reverse("admin:ai_prefill_prefillrun_changelist"))
+    assert page.status_code == 200
+    statuses = dict(PrefillRun.objects.values_list("pk", "status"))
+    assert statuses == {stale.pk: "failed", fresh.pk: "queued"}
+    assert PrefillRun.objects.get(pk=stale.pk).error_type == "worker_unavailable"
+    assert client_for(viewer).get(
+        reverse("admin:ai_prefill_prefillrun_change", args=["not-a-uuid"])
+    ).status_code in (200, 302)
