@@ -36,10 +36,7 @@ DRAFT = {
 
 
 @pytest.fixture
-def seller_client(seller, client_for, settings):
-    # The burst throttle counts in the Redis cache, which outlives the test database: a re-run
-    # would find the same user ids there. The throttle is not what these tests are about.
-    settings.AI_PREFILL_BURST_RATE = "1000/min"
+def seller_client(seller, client_for):
     return client_for(seller)
 
 
