@@ -7,6 +7,7 @@ and Redis clients is in ai_prefill/tests/test_integration_broker_down.py.
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.utils import timezone
 
@@ -55,3 +56,12 @@ def test_the_relay_deletes_sent_rows_after_two_days():
     OutboxMessage.objects.filter(pk=recent.pk).update(sent_at=timezone.now() - timedelta(hours=1))
     outbox_relay()
     assert list(OutboxMessage.objects.values_list("pk", flat=True)) == [recent.pk]
+
+
+def test_staff_with_the_view_permission_see_pending_tasks_read_only(client_for, django_user_model):
+    OutboxMessage.objects.create(task=TASK, args=["x"], attempts=2, last_error="refused")
+    viewer = django_user_model.objects.create_user("olga", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_outboxmessage"))
+    page = client_for(viewer).get("/admin/marketplace/outboxmessage/?state=pending")
+    assert page.status_code == 200 and "refused" in page.content.decode()
+    assert client_for(viewer).get("/admin/marketplace/outboxmessage/add/").status_code == 403
