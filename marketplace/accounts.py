@@ -3,7 +3,9 @@
 from django import forms
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.forms import UserCreationForm
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 
@@ -30,5 +32,16 @@ def signup(request):
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect(request.GET.get("next") or "listings:browse")
+        next_url = _next_url_on_this_site(request)
+        return HttpResponseRedirect(next_url) if next_url else redirect("listings:browse")
     return render(request, "registration/signup.html", {"form": form})
+
+
+def _next_url_on_this_site(request) -> str | None:
+    """`?next=` only if it stays on this site (and on HTTPS when the request came over HTTPS),
+    as Django's LoginView checks it: anything else would make sign-up an open redirect."""
+    url = request.GET.get("next", "")
+    safe = url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return url if safe else None
