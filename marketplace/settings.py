@@ -260,8 +260,16 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "expected_refusal": {"()": "marketplace.log_filters.ExpectedRefusalWithoutTraceback"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # One INFO line per HTTP request from the SDK's client is noise; every call is in the run log.
-    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpx2", "openai")},
+    "loggers": {
+        # One INFO line per HTTP request from the SDK's client is noise; every call is in the
+        # run log.
+        **{name: {"level": "WARNING"} for name in ("httpx", "httpx2", "openai")},
+        # A 403 or 404 the site meant to give: one line, no traceback.
+        "django.request": {"filters": ["expected_refusal"]},
+    },
 }
