@@ -13,6 +13,7 @@ from .selectors import SORTS, ListingFilters
 from .services import EDITABLE_FIELDS, ListingFields
 
 OPENED_SALT = "listings.sell.opened"
+RUN_NOT_YOURS = "That AI suggestion is not yours or no longer exists."
 SORT_CHOICES = [
     ("newest", "Newest"),
     ("price_asc", "Price: low to high"),
@@ -78,7 +79,10 @@ class ListingForm(forms.ModelForm):
     """The Sell and Edit form. On Sell, the photo may come from the seller's AI pre-fill run."""
 
     photo = PhotoField(required=False)
-    prefill_run = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    # Hidden: its errors are shown with the photo (sell.html), since the run stands for the photo.
+    prefill_run = forms.UUIDField(
+        required=False, widget=forms.HiddenInput, error_messages={"invalid": RUN_NOT_YOURS}
+    )
     # When the Sell form was first shown (signed, so a client cannot fake its time to publish).
     opened = forms.CharField(required=False, widget=forms.HiddenInput)
 
@@ -106,7 +110,7 @@ class ListingForm(forms.ModelForm):
             return None
         run = prefill_run_get_owned(run_id=run_id, user=self.user)
         if run is None:
-            raise forms.ValidationError("That AI suggestion is not yours or no longer exists.")
+            raise forms.ValidationError(RUN_NOT_YOURS)
         return run
 
     def clean_opened(self) -> datetime | None:
@@ -122,7 +126,9 @@ class ListingForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         has_photo = data.get("photo") or data.get("prefill_run")
-        if self.photo_required and not has_photo and "photo" not in self.errors:
+        # A refused photo or run already says why; "add a photo" would hide the real reason.
+        refused = {"photo", "prefill_run"} & self.errors.keys()
+        if self.photo_required and not has_photo and not refused:
             self.add_error("photo", "Add a photo of the item.")
         return data
 

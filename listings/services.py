@@ -91,8 +91,13 @@ def _check_run_usable(run: PrefillRun, seller) -> None:
 def _run_photo_files(run: PrefillRun) -> tuple[bytes, bytes]:
     # The run keeps its private copy (it is the evidence of what the AI saw); the listing gets
     # a public one.
-    with run.photo.open("rb") as display, run.thumbnail.open("rb") as thumbnail:
-        return display.read(), thumbnail.read()
+    try:
+        with run.photo.open("rb") as display, run.thumbnail.open("rb") as thumbnail:
+            return display.read(), thumbnail.read()
+    except (ValueError, FileNotFoundError):  # no file on the row, or none in storage
+        raise ValidationError(
+            {"prefill_run": "The photo of that AI suggestion is gone. Choose the photo again."}
+        ) from None
 
 
 def listing_update(

@@ -5,6 +5,7 @@ console email. Production sets DEBUG=false, SECRET_KEY, ALLOWED_HOSTS, DATABASE_
 REDIS_URL; `manage.py check --deploy` then passes with no warnings.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
+    "axes",
     "marketplace",
     "ai_prefill",
     "feedback",
@@ -53,6 +55,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: turns a login refused by the lockout into marketplace.accounts' page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -83,6 +87,11 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "marketplace.User"
+# Axes' backend only refuses a locked-out login; ModelBackend then checks the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "listings:browse"
 LOGOUT_REDIRECT_URL = "listings:browse"
@@ -98,6 +107,28 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Berlin")
 USE_I18N = True
 USE_TZ = True
+
+# --- Login lockout (django-axes): /accounts/login/, /admin/login/, POST /api/auth/token/ ----------
+# Failures are counted per username and, separately, per client address: either reaching the
+# limit within the cool-off refuses even the right password (429 with a sentence) until the
+# cool-off has passed since the last try. Attempts are rows in the database (admin: Axes).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A try during the lockout starts the cool-off again, so "try again in N minutes" holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+# A success must not wipe the failures: it would also wipe those against other accounts from
+# the same address, so an attacker with one account could guess on forever.
+AXES_RESET_ON_SUCCESS = False
+# Failures are what the lockout needs; a row per successful login (address, browser) is not.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_LOCKOUT_CALLABLE = "marketplace.accounts.login_lockout_page"
+AXES_CLIENT_IP_CALLABLE = "marketplace.accounts.client_ip"
+# How many reverse proxies in front of the app append the client's address to X-Forwarded-For
+# (nginx: `proxy_add_x_forwarded_for`). 0: the header is ignored and the connection's address
+# counts, which is right when gunicorn faces the clients; behind a proxy that would count every
+# client as the proxy, and a wrong count lets a client choose the address it is locked by.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- Static and media --------------------------------------------------------------------------
 STATIC_URL = "static/"
@@ -277,8 +308,18 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "expected_refusal": {"()": "marketplace.log_filters.ExpectedRefusalWithoutTraceback"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # One INFO line per HTTP request from the SDK's client is noise; every call is in the run log.
-    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpx2", "openai")},
+    "loggers": {
+        # One INFO line per HTTP request from the SDK's client is noise; every call is in the
+        # run log.
+        **{name: {"level": "WARNING"} for name in ("httpx", "httpx2", "openai")},
+        # Axes: a warning per failed login and per lockout; its INFO steps are noise.
+        "axes": {"level": "WARNING"},
+        # A 403 or 404 the site meant to give: one line, no traceback.
+        "django.request": {"filters": ["expected_refusal"]},
+    },
 }

@@ -216,3 +216,50 @@ def test_sell_form_error_keeps_the_photo_of_the_prefill_run(client_for, seller):
     assert "Your photo is kept" in page
     assert f"/api/prefill/{run.pk}/photo/?size=thumb" in page
     assert f'value="{run.pk}"' in page
+
+
+SELL_FIELDS = {
+    "title": "Bike", "description": "x", "category": "bikes", "condition": "good", "price_eur": "5",
+}  # fmt: skip
+NOT_YOURS = "That AI suggestion is not yours or no longer exists."
+
+
+def _sell_with_run(client, run_value: str):
+    response = client.post("/sell/", {"prefill_run": run_value, **SELL_FIELDS})
+    assert response.status_code == 200 and not Listing.objects.filter(title="Bike").exists()
+    return response.content.decode()
+
+
+@pytest.mark.parametrize("forged", ["unknown", "not-a-uuid", "other-sellers"])
+def test_sell_form_says_why_a_forged_prefill_run_is_refused(
+    client_for, seller, other_seller, forged
+):
+    run_value = {
+        "unknown": "00000000-0000-4000-8000-000000000000",
+        "not-a-uuid": "forged",
+        "other-sellers": lambda: str(start_run(other_seller).pk),
+    }[forged]
+    page = _sell_with_run(client_for(seller), run_value() if callable(run_value) else run_value)
+    assert NOT_YOURS in page
+    assert "Add a photo of the item." not in page
+
+
+def test_sell_form_says_a_run_is_already_published(client_for, seller):
+    run = start_run(seller)
+    ListingFactory(seller=seller, prefill_run=run)
+    page = _sell_with_run(client_for(seller), str(run.pk))
+    assert "This photo is already published in a listing." in page
+    assert "Add a photo of the item." not in page
+
+
+def test_sell_form_says_the_photo_of_a_run_is_gone(client_for, seller):
+    run = start_run(seller)
+    run.photo.storage.delete(run.photo.name)
+    page = _sell_with_run(client_for(seller), str(run.pk))
+    assert "The photo of that AI suggestion is gone" in page
+    assert "Add a photo of the item." not in page
+
+
+def test_sell_form_without_photo_or_run_asks_for_a_photo(client_for, seller):
+    page = _sell_with_run(client_for(seller), "")
+    assert "Add a photo of the item." in page and NOT_YOURS not in page
