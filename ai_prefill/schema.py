@@ -17,8 +17,6 @@ from marketplace.taxonomy import Category, Condition
 CategorySlug = Literal[tuple(Category.values)]  # type: ignore[valid-type]
 ConditionSlug = Literal[tuple(Condition.values)]  # type: ignore[valid-type]
 
-DRAFT_FIELDS = ("title", "description", "category", "condition", "brand", "color", "price_eur")
-
 
 class ListingDraft(BaseModel):
     """What the model suggests for a listing, from one photo."""
@@ -32,6 +30,10 @@ class ListingDraft(BaseModel):
     brand: str | None = Field(description="Brand if visible or certain, else null.")
     color: str | None = Field(description="Main colour in plain English, e.g. 'blue'.")
     price_eur: float | None = Field(description="Fair second-hand asking price in EUR, or null.")
+
+
+DRAFT_FIELDS = tuple(ListingDraft.model_fields)
+"""The seven field names, in the form's order: spelled once, by the model above."""
 
 
 def draft_schema() -> dict:

@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from ai_prefill.fields import same_value
 from ai_prefill.schema import DRAFT_FIELDS
 from marketplace.taxonomy import Category, Condition
 
@@ -306,9 +307,7 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
         else:
             initial = _initial_values(guess)
             for name in DRAFT_FIELDS:
-                right = draft is not None and selectors.same_value(
-                    name, draft.get(name), guess.get(name)
-                )
+                right = draft is not None and same_value(name, draft.get(name), guess.get(name))
                 initial[f"verdict_{name}"] = "right" if right else "wrong"
             form = ReviewForm(initial=initial)
         rows = [
@@ -469,7 +468,7 @@ def _side_by_side(annotations: list[Annotation]) -> dict:
             for a in annotations
         ]
         values = [c["value"] for c in cells]
-        differ = any(not selectors.same_value(name, values[0], v) for v in values[1:])
+        differ = any(not same_value(name, values[0], v) for v in values[1:])
         rows.append({"label": FIELD_LABELS[name], "cells": cells, "differ": differ})
     return {"annotators": [a.annotator for a in annotations], "rows": rows, "notes": [
         a.notes for a in annotations

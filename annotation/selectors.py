@@ -54,19 +54,6 @@ def best_guess(*, draft: dict | None, seller: dict | None) -> dict:
     return guess
 
 
-def same_value(field: str, a, b) -> bool:
-    """Equal the way a person judges it: case, surrounding spaces and blank-vs-None do not matter;
-    prices compare as numbers."""
-    if field == "price_eur":
-        try:
-            a = None if a in (None, "") else round(float(a), 2)
-            b = None if b in (None, "") else round(float(b), 2)
-        except (TypeError, ValueError):
-            return False
-        return a == b
-    return str(a or "").strip().casefold() == str(b or "").strip().casefold()
-
-
 # --- agreement --------------------------------------------------------------------------------
 
 

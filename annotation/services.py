@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ai_prefill.fields import values_comparable
 from ai_prefill.models import EvalCase
 from ai_prefill.schema import DRAFT_FIELDS
 
@@ -97,16 +98,11 @@ def _conclude(task: AnnotationTask) -> None:
     done = list(task.annotations.filter(skipped=False).order_by("submitted_at"))
     if len(done) < task.required_annotations:
         return
-    if len({_canonical(a.values) for a in done}) == 1:
+    if len({values_comparable(a.values) for a in done}) == 1:
         task.status, task.final_values = Status.DONE, done[0].values
     else:
         task.status = Status.DISAGREEMENT
     task.save(update_fields=["status", "final_values"])
-
-
-def _canonical(values: dict) -> tuple:
-    """Values compared the way a person would: case and surrounding spaces do not matter."""
-    return tuple(str(values.get(f) or "").strip().casefold() for f in DRAFT_FIELDS)
 
 
 @transaction.atomic

@@ -1,18 +1,20 @@
 """How much a seller changed each suggested field: pure functions on plain values.
 
-Empty and missing are the same thing to a seller ("" == None) and surrounding whitespace is
-ignored (forms strip it). A change of case or of inner spacing counts as a change, with
-similarity 1.0: nothing of substance changed. Prices compare as numbers.
+Whether a field changed at all is `ai_prefill.fields.same_value`, the definition annotation and
+evals use too: blank and missing are the same, text compares without case, accents, punctuation
+or extra spaces, category and condition by slug, prices as numbers to the cent. How much a
+changed field changed is a similarity in 0..1: rapidfuzz ratio of the compared text, 0 for a
+different category or condition or a value added or removed, and 1 - relative difference for a
+price.
 """
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from rapidfuzz import fuzz
 
+from ai_prefill.fields import CHOICE_FIELDS, PRICE_FIELD, comparable, same_value, text_key
 from ai_prefill.schema import DRAFT_FIELDS
-
-EXACT_FIELDS = {"category", "condition"}
 
 
 @dataclass(frozen=True)
@@ -25,28 +27,33 @@ class FieldChange:
 
 
 def field_change(field: str, suggested, final) -> FieldChange:
-    if field == "price_eur":
-        return _price_change(suggested, final)
-    before, after = _text(suggested), _text(final)
-    if before == after:
-        return FieldChange(field, _plain(suggested), _plain(final), False, 1.0)
-    if field in EXACT_FIELDS or not before or not after:
-        similarity = 0.0
-    else:
-        similarity = fuzz.ratio(_normalised(before), _normalised(after)) / 100
-    return FieldChange(field, _plain(suggested), _plain(final), True, round(similarity, 4))
+    if field == PRICE_FIELD:
+        suggested, final = _price_or_none(suggested), _price_or_none(final)
+    plain = (field, _plain(suggested), _plain(final))
+    if same_value(field, suggested, final):
+        return FieldChange(*plain, False, 1.0)
+    return FieldChange(*plain, True, round(_similarity(field, suggested, final), 4))
 
 
 def fields_changes(suggested: dict, final: dict) -> list[FieldChange]:
     return [field_change(name, suggested.get(name), final.get(name)) for name in DRAFT_FIELDS]
 
 
-def _text(value) -> str:
-    return "" if value is None else str(value).strip()
+def _similarity(field: str, before, after) -> float:
+    """Of two values that are not the same."""
+    if field in CHOICE_FIELDS or comparable(field, before) is None:
+        return 0.0
+    if comparable(field, after) is None:
+        return 0.0
+    if field == PRICE_FIELD:
+        base = max(abs(before), abs(after))
+        return max(0.0, float(1 - abs(after - before) / base)) if base else 1.0
+    return fuzz.ratio(text_key(before), text_key(after)) / 100
 
 
-def _normalised(text: str) -> str:
-    return " ".join(text.casefold().split())
+def _price_or_none(value) -> Decimal | None:
+    compared = comparable(PRICE_FIELD, value)
+    return compared if isinstance(compared, Decimal) else None
 
 
 def _plain(value):
@@ -56,25 +63,3 @@ def _plain(value):
     if isinstance(value, str) and not value.strip():
         return None
     return value
-
-
-def _price_change(suggested, final) -> FieldChange:
-    before, after = _number(suggested), _number(final)
-    if before == after:
-        return FieldChange("price_eur", _plain(before), _plain(after), False, 1.0)
-    if before is None or after is None:
-        return FieldChange("price_eur", _plain(before), _plain(after), True, 0.0)
-    base = max(abs(before), abs(after))
-    similarity = float(1 - abs(after - before) / base) if base else 1.0
-    return FieldChange(
-        "price_eur", _plain(before), _plain(after), True, round(max(0.0, similarity), 4)
-    )
-
-
-def _number(value) -> Decimal | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01"))
-    except InvalidOperation:
-        return None

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ai_prefill.models import PrefillRun
+from ai_prefill.schema import DRAFT_FIELDS
 from feedback.services import outcome_record_late_edit, outcome_record_publish
 from marketplace.outbox import outbox_enqueue
 from marketplace.photos import ProcessedPhoto
@@ -22,7 +23,7 @@ from .tasks import message_notify
 
 logger = logging.getLogger(__name__)
 
-EDITABLE_FIELDS = ("title", "description", "category", "condition", "brand", "color", "price_eur")
+EDITABLE_FIELDS = DRAFT_FIELDS  # a listing has exactly the draft's fields
 
 
 @dataclass(frozen=True)

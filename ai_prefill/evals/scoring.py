@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 
@@ -65,7 +64,10 @@ from rapidfuzz import fuzz
 
 from marketplace.taxonomy import CONDITION_ORDER, condition_distance
 
-FIELDS = ("title", "description", "category", "condition", "brand", "color", "price_eur")
+from ..fields import is_blank, same_value, text_key
+from ..schema import DRAFT_FIELDS
+
+FIELDS = DRAFT_FIELDS
 
 TEXT_CORRECT_THRESHOLD = 0.6
 """Title/description score (0.5 similarity + 0.5 key-attribute recall) needed to count correct."""
@@ -272,14 +274,7 @@ class CaseScore:
 # --- normalisation ---------------------------------------------------------------------------
 
 
-def normalize_text(value: object) -> str:
-    """Casefold, strip accents, turn punctuation into spaces, collapse whitespace."""
-    if value is None:
-        return ""
-    text = unicodedata.normalize("NFKD", str(value))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
-    text = re.sub(r"[\W_]+", " ", text)
-    return " ".join(text.split())
+normalize_text = text_key  # the one text normalisation (ai_prefill/fields.py)
 
 
 def normalize_brand(value: object) -> str:
@@ -308,8 +303,7 @@ def canonical_color(value: object) -> str | None:
     return None
 
 
-def _is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+_is_blank = is_blank
 
 
 # --- per-field rules -------------------------------------------------------------------------
@@ -499,6 +493,13 @@ def score_case(
         "color": score_color(exp("color"), out("color")),
         "price_eur": score_price(exp("price_eur"), out("price_eur"), price_tolerance),
     }
+    # The same value as expected is always right, whatever a rule's partial credit would say: a
+    # seller would not correct it, nor an annotator (ai_prefill/fields.py).
+    for name in FIELDS:
+        if same_value(name, exp(name), out(name)):
+            fields[name] = FieldScore(1.0, True)
+    invented = invented and not same_value("brand", exp("brand"), out("brand"))
+    within_one = within_one or same_value("condition", exp("condition"), out("condition"))
     return CaseScore(
         fields=fields,
         all_correct=all(f.correct for f in fields.values()),
