@@ -12,8 +12,9 @@ from playwright.sync_api import expect
 
 from ai_prefill.evals.starter_set import starter_cases_load
 from ai_prefill.execution import prefill_run_execute
-from ai_prefill.models import EvalCase, EvalRun, PrefillRun, PromptVersion
+from ai_prefill.models import EvalCase, PrefillRun, PromptVersion
 from ai_prefill.tests.factories import start_run
+from ai_prefill.tests.test_admin import _run_evals  # the admin tests' two baseline eval runs
 from annotation.models import AnnotationTask, SamplingPolicy
 from annotation.sampling import runs_sample_for_annotation
 from listings.tests.factories import ConversationFactory, ListingFactory, MessageFactory
@@ -102,8 +103,6 @@ def admin_data(seller, settings, tmp_path):
     runs_sample_for_annotation(policy=policy)
     task = AnnotationTask.objects.get(run=run)
     starter_cases_load()
-    from ai_prefill.tests.test_admin import _run_evals  # the admin tests' way to make eval runs
-
     run_a = _run_evals(tmp_path)
     run_b = _run_evals(tmp_path, "--baseline", str(run_a.pk))
     return {"run": run, "task": task, "eval_runs": (run_a, run_b)}
@@ -164,13 +163,11 @@ def test_the_admin_works_under_the_policy(page, staff, admin_data):
     assert drawn == [True] * 4
     settle(page)
     assert console == []
-    assert EvalRun.objects.count() == 2
 
 
 def test_swagger_ui_works_under_the_policy(page):
     console = watched(page)
     visit(page, "/api/docs/")
-    operation = page.locator(".opblock").filter(has_text="/api/listings/").first
     expect(page.locator(".opblock")).not_to_have_count(0)
     expect(page.locator(".opblock-summary-path").first).to_be_visible()
 
