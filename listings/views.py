@@ -18,6 +18,9 @@ from .forms import ListingFilterForm, ListingForm, MessageForm
 from .models import Listing
 
 PAGE_SIZE = 24
+# The Sell page keeps asking about a late draft this long past AI_PREFILL_BUDGET_SECONDS, then
+# stops: a draft that never comes (a stalled run, no worker) costs a few requests, not hundreds.
+PREFILL_POLL_MARGIN_SECONDS = 15
 
 
 @require_GET
@@ -121,6 +124,9 @@ def sell(request):
         "form": form,
         "kept_run": form.cleaned_data.get("prefill_run") if form.is_bound else None,
         "prefill_budget_ms": int(settings.AI_PREFILL_BUDGET_SECONDS * 1000),
+        "prefill_poll_stop_ms": int(
+            (settings.AI_PREFILL_BUDGET_SECONDS + PREFILL_POLL_MARGIN_SECONDS) * 1000
+        ),
         "photo_max_side": settings.PHOTO_DISPLAY_MAX_SIDE,
     }
     return render(request, "listings/sell.html", context)

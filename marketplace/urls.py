@@ -1,13 +1,27 @@
 from django.conf import settings
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.static import serve
+<<<<<<< HEAD
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+=======
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.authtoken.views import obtain_auth_token
+>>>>>>> issue12-browser
 
 from marketplace import accounts, health
 
+
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages with no icon link (the admin)."""
+    return redirect(static("marketplace/favicon.svg"))
+
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("accounts/signup/", accounts.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
@@ -16,7 +30,8 @@ urlpatterns = [
     path("api/", include("feedback.api_urls")),
     path("api/auth/token/", accounts.TokenObtainView.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file (?script), not inline: CSP.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("listings.urls")),
 ]
 

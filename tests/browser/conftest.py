@@ -20,6 +20,15 @@ CHROMIUM_ARGS = [
 
 expect.set_options(timeout=TIMEOUT_MS)
 
+# Runs before any script of every page (Playwright injects it, so the page's CSP does not apply)
+# and reports each Content-Security-Policy violation to the test.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.trovaCspViolation(`${e.effectiveDirective} blocked ${e.blockedURI || "inline"} ` +
+    `at ${e.sourceFile}:${e.lineNumber} on ${document.location.pathname}`);
+});
+"""
+
 
 def _chromium_path() -> str:
     path = shutil.which("chromium") or "/usr/bin/chromium"
@@ -59,14 +68,17 @@ def browser():
 def new_page(browser, live_server):
     """new_page() -> a page in a fresh browser context (its own cookies), at the live server.
 
-    JavaScript errors on any of these pages fail the test at teardown.
+    JavaScript errors and Content-Security-Policy violations on any of these pages fail the
+    test at teardown.
     """
-    contexts, js_errors = [], []
+    contexts, js_errors, csp_violations = [], [], []
 
     def make():
         context = browser.new_context(base_url=live_server.url)
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
+        context.expose_function("trovaCspViolation", lambda text: csp_violations.append(text))
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: js_errors.append(f"{page.url}: {exc}"))
@@ -76,6 +88,7 @@ def new_page(browser, live_server):
     for context in contexts:
         context.close()
     assert not js_errors, f"JavaScript errors in the page: {js_errors}"
+    assert not csp_violations, f"Content-Security-Policy violations: {csp_violations}"
 
 
 @pytest.fixture

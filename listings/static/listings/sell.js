@@ -11,10 +11,16 @@
   const statusBox = document.getElementById("prefill-status");
   const createUrl = form.dataset.prefillUrl;
   const budgetMs = Number(form.dataset.budgetMs || 15000);
-  const lateWindowMs = Number(form.dataset.lateWindowMs || 120000);
+  // The page stops asking about a run this long after the photo was chosen (the budget plus a
+  // margin for a draft that is only a little late): a stalled run must not poll for minutes.
+  const pollStopMs = Number(form.dataset.pollStopMs || budgetMs + 15000);
   // Between two questions about a run, the server's poll_after_ms (about when the draft is due)
   // is followed; this is only the fallback when an answer carries none.
   const pollMs = Number(form.dataset.pollMs || 700);
+  // Once the draft is overdue (the page waited as long as the server said and the run is still
+  // working), it waits longer each time: 0.5 s, then 1.5 times the last wait, at most 5 s.
+  const OVERDUE_FIRST_MS = 500;
+  const OVERDUE_FACTOR = 1.5;
   const POLL_MAX_MS = 5000;
   const photoMaxSide = Number(form.dataset.photoMaxSide || 1600);
   const csrfToken = form.querySelector("[name=csrfmiddlewaretoken]").value;
@@ -84,9 +90,9 @@
       setPhotoError(data.image.join(" "));
       return giveUp("This photo cannot be used. Please choose another one.");
     }
-    if (response.status === 429) {
-      return giveUp((data.detail || "AI suggestions are paused for you for now.") + " Please fill in the form yourself.");
-    }
+    // Any other refusal that explains itself (429: the burst limit or the daily quota; 503: the
+    // task queue is unreachable) is shown to the seller as the server wrote it.
+    if (typeof data.detail === "string" && data.detail.trim()) return giveUp(data.detail);
     giveUp("AI suggestions are not available right now. Please fill in the form yourself.");
   }
 
@@ -123,30 +129,42 @@
   }
 
   async function poll(runId, waitMs) {
+    let overdueMs = 0; // 0 until the draft is overdue, then the growing wait
     while (currentRun === runId) {
-      if (Date.now() - startedAt > lateWindowMs) return stopTicker();
-      await sleep(nextWait(waitMs));
-      waitMs = null;
-      let run;
-      try {
-        const response = await fetch(`${createUrl}${runId}/`, { credentials: "same-origin", headers: { Accept: "application/json" } });
-        if (!response.ok) continue;
-        run = await response.json();
-      } catch (err) {
-        continue; // a blip on the network: try again on the next tick
-      }
+      const leftMs = startedAt + pollStopMs - Date.now();
+      if (leftMs <= 0) return stopWaiting();
+      await sleep(Math.min(nextWait(waitMs, overdueMs), leftMs));
       if (currentRun !== runId) return;
-      waitMs = run.poll_after_ms;
-      if (run.status === "succeeded") return applyDraft(run.draft);
-      if (run.status === "failed") {
+      const run = await fetchRun(runId);
+      if (currentRun !== runId) return;
+      if (run && run.status === "succeeded") return applyDraft(run.draft);
+      if (run && run.status === "failed") {
         return giveUp("We could not suggest details for this photo this time. Please fill in the form; your photo is kept.");
       }
+      // Still working, or no answer (a blip on the network, a server error): overdue.
+      overdueMs = overdueMs ? Math.min(POLL_MAX_MS, overdueMs * OVERDUE_FACTOR) : OVERDUE_FIRST_MS;
+      waitMs = run ? run.poll_after_ms : null;
     }
   }
 
-  function nextWait(hintMs) {
+  async function fetchRun(runId) {
+    try {
+      const response = await fetch(`${createUrl}${runId}/`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      return response.ok ? await response.json() : null;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  // The server's hint, but never sooner than the overdue wait and never later than POLL_MAX_MS.
+  function nextWait(hintMs, overdueMs) {
     const hint = Number(hintMs);
-    return hintMs != null && Number.isFinite(hint) && hint >= 0 ? Math.min(hint, POLL_MAX_MS) : pollMs;
+    const wait = hintMs != null && Number.isFinite(hint) && hint >= 0 ? hint : pollMs;
+    return Math.min(Math.max(wait, overdueMs), POLL_MAX_MS);
+  }
+
+  function stopWaiting() {
+    giveUp("No suggestion came for this photo. Please fill in the details yourself; your photo is kept.", "stopped");
   }
 
   function applyDraft(draft) {
@@ -183,10 +201,10 @@
     }
   }
 
-  function giveUp(message) {
+  function giveUp(message, state = "failed") {
     stopTicker();
     currentRun = null; // stop polling; a failed run's id stays in the form: its photo is kept
-    showStatus("failed", message);
+    showStatus(state, message);
   }
 
   function startTicker() {
