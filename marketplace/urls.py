@@ -4,12 +4,7 @@ from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.static import serve
-<<<<<<< HEAD
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-=======
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework.authtoken.views import obtain_auth_token
->>>>>>> issue12-browser
 
 from marketplace import accounts, health
 
