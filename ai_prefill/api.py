@@ -34,6 +34,15 @@ class PrefillUploadSerializer(serializers.Serializer):
             raise serializers.ValidationError(exc.message, code=exc.code) from None
 
 
+class PrefillLimited(Throttled):
+    """A per-seller limit: 429 with Retry-After and the service's sentence as it is (DRF's own
+    Throttled appends "Expected available in 70779 seconds." to it)."""
+
+    def __init__(self, *, wait: int, detail: str):
+        APIException.__init__(self, detail)
+        self.wait = wait
+
+
 class PrefillUnavailable(APIException):
     """The run could not be handed to the workers (the broker is down): 503 with a sentence."""
 
@@ -99,7 +108,7 @@ class PrefillCreateView(APIView):
             upload.is_valid(raise_exception=True)
             run = prefill_run_start(user=request.user, photo=upload.validated_data["image"])
         except PrefillLimitExceeded as exc:
-            raise Throttled(wait=exc.retry_after, detail=str(exc)) from None
+            raise PrefillLimited(wait=exc.retry_after, detail=str(exc)) from None
         if run.error_type == ErrorType.QUEUE_UNAVAILABLE:
             raise PrefillUnavailable(detail=run.error_message)
         if prefill_run_process.app.conf.task_always_eager:

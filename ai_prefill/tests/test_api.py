@@ -129,7 +129,9 @@ def test_daily_quota_answers_429_with_a_clear_message(client_for, seller, other_
     assert client_for(seller).post("/api/prefill/", {"image": _photo()}).status_code == 202
     response = client_for(seller).post("/api/prefill/", {"image": _photo()})
     assert response.status_code == 429
-    assert "today's 1 AI suggestions" in response.json()["detail"]
+    assert response.json()["detail"] == (
+        "You have used today's 1 AI suggestions. Fill in the form yourself, or try again tomorrow."
+    )
     assert int(response["Retry-After"]) > 0
     assert client_for(other_seller).post("/api/prefill/", {"image": _photo()}).status_code == 202
 

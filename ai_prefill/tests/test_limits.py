@@ -103,7 +103,7 @@ def test_the_burst_429_tells_the_seller_when_to_try_again(client_for, seller, se
     assert response.status_code == 429
     detail = response.json()["detail"]
     assert detail.startswith("That was 2 AI suggestions in a short time. Wait 4")
-    assert "fill in the form yourself" in detail
+    assert detail.endswith("or fill in the form yourself."), "the sentence, nothing added"
     assert 38 <= int(response["Retry-After"]) <= 41
 
 
