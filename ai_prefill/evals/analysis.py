@@ -3,6 +3,7 @@
 import statistics
 from collections import Counter, defaultdict
 
+from .changes import FIX, REGRESSION, correct_by_field, item_change
 from .scoring import FIELDS, confusion_matrix
 from .stats import bootstrap_mean_ci, holm, mcnemar_exact, paired_bootstrap, wilson_interval
 
@@ -116,13 +117,21 @@ def comparison_build(
         "alpha": alpha,
         "min_effect": min_effect,
         "fields": tests,
-        "newly_failing": sorted(
-            {new.case.key for old, new in pairs if old.all_correct and not new.all_correct}
-        ),
-        "newly_fixed": sorted(
-            {new.case.key for old, new in pairs if new.all_correct and not old.all_correct}
-        ),
+        # Cases (any repeat) that are a regression / a fix by the one definition (changes.py).
+        "newly_failing": _cases_that(REGRESSION, pairs),
+        "newly_fixed": _cases_that(FIX, pairs),
     }
+
+
+def _cases_that(change: str, pairs) -> list[str]:
+    return sorted(
+        {
+            new.case.key
+            for old, new in pairs
+            if item_change(before=correct_by_field(old.scores), after=correct_by_field(new.scores))
+            == change
+        }
+    )
 
 
 def _field_test(pairs, name: str) -> dict:

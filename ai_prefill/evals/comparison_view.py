@@ -11,12 +11,10 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from ..models import EvalCase, EvalResult, EvalRun
+from .changes import FIX, GROUPS, REGRESSION, field_change, item_change
 from .scoring import FIELDS
 
 ADMIN_THUMBNAIL_SIDE = 160  # shown at 48-96 px; twice that stays sharp on high-DPI screens
-
-REGRESSION, FIX, UNCHANGED = "regression", "fix", "unchanged"
-GROUPS = (REGRESSION, FIX, UNCHANGED)
 
 
 @dataclass(frozen=True)
@@ -34,11 +32,7 @@ class FieldPair:
 
     @property
     def change(self) -> str:
-        if self.a_correct and not self.b_correct:
-            return REGRESSION
-        if self.b_correct and not self.a_correct:
-            return FIX
-        return UNCHANGED
+        return field_change(before_correct=self.a_correct, after_correct=self.b_correct)
 
 
 @dataclass(frozen=True)
@@ -61,11 +55,9 @@ class CasePair:
 
     @property
     def group(self) -> str:
-        """A case with any field right in A and wrong in B is a regression, even if it also
-        fixed another field: regressions are what a reviewer must not miss."""
-        if self.regressed:
-            return REGRESSION
-        return FIX if self.fixed else UNCHANGED
+        """Regression, fix or unchanged, as every report says it (evals/changes.py)."""
+        before = {f.name: f.a_correct for f in self.fields}
+        return item_change(before=before, after={f.name: f.b_correct for f in self.fields})
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from ..models import EvalRun
 from .scoring import FIELDS
 
 FORMATS = ("table", "json", "markdown", "junit", "html")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: newly_failing / newly_fixed by evals/changes.py (was: all correct)
 
 
 def report_data(run: EvalRun) -> dict:

@@ -66,7 +66,7 @@ def test_baseline_on_the_starter_set_passes_and_reports_every_case(starter_set, 
     assert {c.expected_category for c in EvalCase.objects.all()} >= {"bikes", "other", "fashion"}
     code, report = run_evals(tmp_path, "--provider", "baseline")
     assert code == 0, report["gate"]
-    assert report["schema_version"] == 1
+    assert report["schema_version"] == 2
     assert report["run"]["provider"] == "baseline" and report["run"]["model"] == "baseline"
     assert report["run"]["prompt_version"] == prompt_version_production().label
     assert len(report["cases"]) == EvalCase.objects.count() == report["metrics"]["n"]
