@@ -168,6 +168,16 @@ def test_a_case_whose_image_cannot_be_read_fails_alone(starter_set, tmp_path):
     assert EvalRun.objects.get(pk=report["run"]["id"]).status == "completed"
 
 
+def test_reports_that_cannot_be_written_are_a_broken_run_not_a_failed_gate(
+    starter_set, tmp_path, capsys
+):
+    blocked = tmp_path / "reports"
+    blocked.write_text("a file where the report folder should be")
+    code, _ = run_evals(tmp_path, "--provider", "baseline", "--limit", "2", "--baseline", "none")
+    assert code == 2
+    assert "could not write the reports" in capsys.readouterr().err
+
+
 def test_a_broken_run_exits_2(starter_set, tmp_path):
     assert run_evals(tmp_path, "--prompt-version", "no-such-prompt")[0] == 2
     assert run_evals(tmp_path, "--provider", "nobody")[0] == 2

@@ -71,7 +71,15 @@ class Command(BaseCommand):
         except Exception as exc:  # anything unexpected is a broken run, not a failed gate
             self.stderr.write(f"run_evals: the run broke: {type(exc).__name__}: {exc}")
             sys.exit(EXIT_BROKEN)
-        written = reports_write(run, formats, Path(options["output_dir"]), console)
+        try:
+            written = reports_write(run, formats, Path(options["output_dir"]), console)
+        except Exception as exc:  # CI reads the reports: without them the run is broken, exit 2
+            verdict = "passed" if run.gate_passed else "failed"
+            self.stderr.write(
+                f"run_evals: the run broke: could not write the reports: "
+                f"{type(exc).__name__}: {exc} (eval run {run.pk} is stored; its gate {verdict})"
+            )
+            sys.exit(EXIT_BROKEN)
         for path in written:
             self.stdout.write(f"report: {path}")
         if run.gate_passed:
