@@ -23,6 +23,7 @@ REDIS_URL ?= redis://127.0.0.1:6379/15
 test: $(VENV)/.dev chromium npm
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	DATABASE_URL=sqlite://:memory: $(RUN_ENV) $(PY) manage.py makemigrations --check --dry-run
 	DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) TROVA_NO_SKIPS=1 $(VENV)/bin/pytest
 	$(MAKE) --no-print-directory evals

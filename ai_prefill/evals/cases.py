@@ -1,4 +1,4 @@
-"""Writes to eval cases shared by the admin, the starter set and (later) annotation."""
+"""Writes to eval cases shared by the admin, the starter set and annotation."""
 
 from django.core.files.base import ContentFile
 
