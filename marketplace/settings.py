@@ -234,6 +234,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 24,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # One error shape for every error answer, and body limits that hold for JSON too
+    # (marketplace/api.py, api_parsing.py).
+    "EXCEPTION_HANDLER": "marketplace.api.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "marketplace.api_parsing.JSONParser",
+        "marketplace.api_parsing.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trova API",

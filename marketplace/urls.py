@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from marketplace import accounts, health
+from marketplace.api import api_not_found
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -18,6 +19,7 @@ urlpatterns = [
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/", api_not_found),  # after every API route: a JSON 404
     path("", include("listings.urls")),
 ]
 
