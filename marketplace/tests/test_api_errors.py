@@ -4,6 +4,7 @@ limits, query parameters checked alike, and every error answer in the OpenAPI sc
 import json
 
 import pytest
+from rest_framework.authtoken.models import Token
 
 LIMIT = 2_621_440  # DATA_UPLOAD_MAX_MEMORY_SIZE
 TOO_LARGE = "The request is too large: form fields or JSON may take at most 2.5 MB"
@@ -54,3 +55,24 @@ def test_the_site_pages_keep_django_html_400(anon_client):
 def test_an_address_under_api_that_no_endpoint_matches_is_a_json_404(anon_client):
     body = _error(anon_client.get("/api/listings/1.5e-3/"), 404)
     assert body == {"detail": "There is no API endpoint at this address."}
+
+
+# --- 401 for anonymous calls (point 11) --------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_bad_token_is_a_401_with_a_challenge(anon_client):
+    response = anon_client.get("/api/listings/", HTTP_AUTHORIZATION="Token nope")
+    assert _error(response, 401) == {"detail": "Invalid token."}
+    assert response["WWW-Authenticate"] == "Token"
+
+
+NO_RUN = "/api/prefill/00000000-0000-0000-0000-000000000000/"
+
+
+@pytest.mark.django_db
+def test_session_and_token_both_still_sign_in(client_for, seller, anon_client):
+    key = Token.objects.create(user=seller).key
+    by_token = anon_client.get(NO_RUN, HTTP_AUTHORIZATION=f"Token {key}")
+    assert _error(by_token, 404) == {"detail": "Not found."}
+    assert _error(client_for(seller).get(NO_RUN), 404) == {"detail": "Not found."}
