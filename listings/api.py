@@ -11,6 +11,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from ai_prefill.selectors import prefill_run_get_owned
+from marketplace.api import query_form
 from marketplace.money import format_eur
 from marketplace.pagination import CappedPageNumberPagination
 from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
@@ -124,9 +125,7 @@ class ListingViewSet(
 
     def get_queryset(self):
         if self.action == "list":
-            form = ListingFilterForm(self.request.query_params)
-            if not form.is_valid():
-                raise ValidationError(form.errors.get_json_data())
+            form = query_form(ListingFilterForm, self.request.query_params, blank_allowed=["q"])
             return selectors.listing_search(filters=form.to_filters())
         # Detail: sold listings stay readable; writes are checked by IsOwnerForWrites.
         return Listing.objects.select_related("seller")

@@ -6,7 +6,7 @@ Every error answer of the API has one shape, built in one place (`error_body`):
 
 `detail` is always there (the Sell page shows it to sellers); a 400 for invalid input also lists
 each field's messages under the field's name (`non_field_errors` for the others), as DRF does.
-Body limits are read in `marketplace/api_parsing.py`.
+Body limits and `?format=` are read in `marketplace/api_parsing.py`.
 """
 
 from django.conf import settings
@@ -72,6 +72,39 @@ def _messages(value) -> list[str]:
 
 def _sentences(messages: list[str]) -> str:
     return " ".join(messages) or "The request is not valid."
+
+
+def query_form(form_class, params, *, blank_allowed=()):
+    """The API's query parameters read by a site form, valid, or a 400 with a sentence.
+
+    Stricter than the site's pages, whose forms send their empty fields to mean "any": here a
+    parameter that is given needs a value (`min_price=` is an error), except those in
+    `blank_allowed`."""
+    form = form_class(params)
+    for name, field in form.fields.items():
+        if name in params and name not in blank_allowed:
+            field.required = True
+            field.error_messages = {
+                **field.error_messages,
+                "required": "Give a value, or leave the parameter out.",
+            }
+    if not form.is_valid():
+        raise form_validation_error(form)
+    return form
+
+
+def form_validation_error(form) -> exceptions.ValidationError:
+    """A bound, invalid Django form's errors as a DRF 400, in the one error shape."""
+    return exceptions.ValidationError(
+        {
+            (api_settings.NON_FIELD_ERRORS_KEY if name == "__all__" else name): [
+                exceptions.ErrorDetail(message, code=error.code)
+                for error in errors
+                for message in error.messages
+            ]
+            for name, errors in form.errors.as_data().items()
+        }
+    )
 
 
 @extend_schema(exclude=True)

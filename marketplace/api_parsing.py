@@ -1,4 +1,4 @@
-"""How the API reads a request: body limits that hold for every parser.
+"""How the API reads a request: body limits that hold for every parser, and `?format=`.
 
 Kept apart from marketplace/api.py: DRF imports these while it builds APIView itself, so this
 module must not import rest_framework.views.
@@ -6,6 +6,7 @@ module must not import rest_framework.views.
 
 from django.conf import settings
 from rest_framework import exceptions, parsers, status
+from rest_framework.negotiation import DefaultContentNegotiation
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -46,3 +47,14 @@ class JSONParser(_BodyLimit, parsers.JSONParser):
 
 class FormParser(_BodyLimit, parsers.FormParser):
     pass
+
+
+class ContentNegotiation(DefaultContentNegotiation):
+    """An unknown `?format=` is a 400 with a sentence, not DRF's bare 404."""
+
+    def filter_renderers(self, renderers, format):
+        matching = [renderer for renderer in renderers if renderer.format == format]
+        if not matching:
+            formats = ", ".join(renderer.format for renderer in renderers)
+            raise exceptions.ValidationError({"format": [f"Use one of: {formats}."]})
+        return matching

@@ -244,6 +244,7 @@ REST_FRAMEWORK = {
         "marketplace.api_parsing.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "marketplace.api_parsing.ContentNegotiation",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trova API",

@@ -76,3 +76,67 @@ def test_session_and_token_both_still_sign_in(client_for, seller, anon_client):
     by_token = anon_client.get(NO_RUN, HTTP_AUTHORIZATION=f"Token {key}")
     assert _error(by_token, 404) == {"detail": "Not found."}
     assert _error(client_for(seller).get(NO_RUN), 404) == {"detail": "Not found."}
+
+
+# --- query parameters, checked alike (point 11) ------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("params", "detail"),
+    [
+        ({"min_price": "-1"}, "min_price: Ensure this value is greater than or equal to 0."),
+        ({"max_price": "-0.5"}, "max_price: Ensure this value is greater than or equal to 0."),
+        ({"min_price": ""}, "min_price: Give a value, or leave the parameter out."),
+        ({"max_price": "cheap"}, "max_price: Enter a number."),
+        ({"category": ""}, "category: Give a value, or leave the parameter out."),
+        ({"sort": "cheapest"}, "sort: Select a valid choice. cheapest is not one of the"),
+        ({"page": "0"}, "page: Use a whole number from 1 to 1,000,000."),
+        ({"page": "two"}, "page: Use a whole number from 1 to 1,000,000."),
+        ({"page": ""}, "page: Use a whole number from 1 to 1,000,000."),
+        ({"page": "last"}, "page: Use a whole number from 1 to 1,000,000."),
+        ({"min_price": "9", "max_price": "5"}, "The minimum price is above the maximum."),
+    ],
+)
+def test_bad_listing_filters_get_a_400_with_a_sentence(anon_client, params, detail):
+    body = _error(anon_client.get("/api/listings/", params), 400)
+    assert body["detail"].startswith(detail)
+    field = next(iter(params)) if len(params) == 1 else "non_field_errors"
+    assert body[field] and all(isinstance(message, str) for message in body[field])
+
+
+@pytest.mark.django_db
+def test_an_empty_search_is_no_search(anon_client):
+    assert anon_client.get("/api/listings/", {"q": "", "page": "1"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_page_past_the_last_is_a_404_with_a_sentence(anon_client):
+    body = _error(anon_client.get("/api/listings/", {"page": "3"}), 404)
+    assert body == {"detail": "There is no page 3 of these results."}
+
+
+REPORT = "/api/reports/feedback/"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("params", "detail"),
+    [
+        ({"start": "10/03/2025"}, "start: start: use a date as YYYY-MM-DD."),
+        ({"start": ""}, "start: Give a value, or leave the parameter out."),
+        ({"group_by": "colour"}, "group_by: Select a valid choice."),
+        ({"start": "2025-03-11", "end": "2025-03-10"}, "end must be on or after start."),
+        ({"format": "xml"}, "format: Use one of: json, csv."),
+    ],
+)
+def test_bad_report_parameters_get_a_400_with_a_sentence(client_for, staff, params, detail):
+    assert _error(client_for(staff).get(REPORT, params), 400)["detail"].startswith(detail)
+
+
+@pytest.mark.django_db
+def test_a_csv_error_is_the_sentence(client_for, staff):
+    response = client_for(staff).get("/api/reports/feedback.csv", {"group_by": "colour"})
+    assert response.status_code == 400 and response["Content-Type"].startswith("text/csv")
+    assert response.content.decode().splitlines()[0] == "error"
+    assert "group_by: Select a valid choice." in response.content.decode()
