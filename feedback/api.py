@@ -164,7 +164,6 @@ class FeedbackReportView(APIView):
         responses={
             (200, "application/json"): FeedbackReportSerializer,
             (200, "text/csv"): OpenApiTypes.STR,
-            400: OpenApiTypes.OBJECT,
         },
     )
     def get(self, request, **kwargs):

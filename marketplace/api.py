@@ -6,7 +6,8 @@ Every error answer of the API has one shape, built in one place (`error_body`):
 
 `detail` is always there (the Sell page shows it to sellers); a 400 for invalid input also lists
 each field's messages under the field's name (`non_field_errors` for the others), as DRF does.
-Body limits and `?format=` are read in `marketplace/api_parsing.py`.
+Body limits and `?format=` are read in `marketplace/api_parsing.py`; the OpenAPI side of the
+error shape is in `marketplace/api_schema.py`.
 """
 
 from django.conf import settings

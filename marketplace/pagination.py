@@ -47,3 +47,10 @@ class CappedPageNumberPagination(PageNumberPagination):
             message = f"Use a whole number from 1 to {self.max_page:,}."
             raise ValidationError({self.page_query_param: [message]})
         return int(raw)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page)
+        return parameters

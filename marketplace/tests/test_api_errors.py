@@ -140,3 +140,74 @@ def test_a_csv_error_is_the_sentence(client_for, staff):
     assert response.status_code == 400 and response["Content-Type"].startswith("text/csv")
     assert response.content.decode().splitlines()[0] == "error"
     assert "group_by: Select a valid choice." in response.content.decode()
+
+
+# --- the schema documents every error answer (point 11) ------------------------------------------
+
+
+@pytest.fixture
+def schema(db, anon_client):
+    return anon_client.get("/api/schema/", {"format": "json"}).json()
+
+
+def _codes(schema, method, path) -> set[str]:
+    return set(schema["paths"][path][method]["responses"])
+
+
+def test_the_error_shape_is_documented_once(schema):
+    error = schema["components"]["schemas"]["Error"]
+    assert error["required"] == ["detail"] and error["properties"]["detail"]["type"] == "string"
+    assert error["additionalProperties"] == {"type": "array", "items": {"type": "string"}}
+
+
+READ = {"400", "401"}  # 400: a malformed query string, on every operation
+WRITE = {"400", "401", "403", "413", "415"}  # 403: CSRF with the session; body limits and types
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "codes"),
+    [
+        ("get", "/api/listings/", {"200", "404", *READ}),
+        ("post", "/api/listings/", {"201", *WRITE}),
+        ("get", "/api/listings/{id}/", {"200", "404", *READ}),
+        ("patch", "/api/listings/{id}/", {"200", "404", *WRITE}),
+        ("delete", "/api/listings/{id}/", {"204", "403", "404", *READ}),
+        ("post", "/api/auth/token/", {"200", *WRITE}),
+        ("post", "/api/prefill/", {"202", "429", "503", *WRITE}),
+        ("get", "/api/prefill/{run_id}/", {"200", "404", *READ}),
+        ("get", "/api/prefill/{run_id}/photo/", {"200", "404", *READ}),
+        ("get", "/api/prefill/{run_id}/feedback/", {"200", "404", *READ}),
+        ("post", "/api/prefill/{run_id}/feedback/", {"200", "404", *WRITE}),
+        ("get", "/api/reports/feedback/", {"200", "403", *READ}),
+    ],
+)
+def test_every_error_answer_is_documented_in_the_error_shape(schema, method, path, codes):
+    responses = schema["paths"][path][method]["responses"]
+    assert set(responses) == codes
+    for code in codes - {"200", "201", "202", "204"}:
+        content = responses[code]["content"]
+        assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert "WWW-Authenticate" in responses["401"]["headers"]
+    if "429" in responses:
+        assert "Retry-After" in responses["429"]["headers"]
+
+
+def test_the_report_documents_its_csv_errors(schema):
+    response = schema["paths"]["/api/reports/feedback/"]["get"]["responses"]["400"]
+    assert response["content"]["text/csv"]["schema"] == {"type": "string"}
+
+
+def test_anyone_may_ask_for_a_token_and_read_listings(schema):
+    assert {} in schema["paths"]["/api/auth/token/"]["post"]["security"]
+    assert {} in schema["paths"]["/api/listings/"]["get"]["security"]
+    assert {} not in schema["paths"]["/api/listings/"]["post"]["security"]
+
+
+def test_listing_filters_are_documented_as_the_api_checks_them(schema):
+    parameters = {
+        p["name"]: p["schema"] for p in schema["paths"]["/api/listings/"]["get"]["parameters"]
+    }
+    assert parameters["min_price"]["minimum"] == 0 and parameters["max_price"]["minimum"] == 0
+    assert parameters["sort"]["enum"] == ["newest", "price_asc", "price_desc"]
+    assert "phones-tablets" in parameters["category"]["enum"]
+    assert parameters["page"] == {"type": "integer", "minimum": 1, "maximum": 1_000_000}
