@@ -19,7 +19,9 @@ urlpatterns = [
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    re_path(r"^api/", api_not_found),  # after every API route: a JSON 404
+    # After every API route: a JSON 404. Only for addresses ending in "/", so that APPEND_SLASH
+    # still redirects /api/listings to /api/listings/.
+    re_path(r"^api/(?s:.*)/$", api_not_found),
     path("", include("listings.urls")),
 ]
 

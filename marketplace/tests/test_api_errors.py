@@ -55,6 +55,14 @@ def test_the_site_pages_keep_django_html_400(anon_client):
 def test_an_address_under_api_that_no_endpoint_matches_is_a_json_404(anon_client):
     body = _error(anon_client.get("/api/listings/1.5e-3/"), 404)
     assert body == {"detail": "There is no API endpoint at this address."}
+    assert _error(anon_client.get("/api/nothing\nhere/"), 404) == body
+    assert _error(anon_client.get("/api/nothing", follow=True), 404) == body
+
+
+@pytest.mark.django_db
+def test_an_api_address_without_its_slash_still_redirects(anon_client):
+    response = anon_client.get("/api/listings")
+    assert response.status_code == 301 and response["Location"] == "/api/listings/"
 
 
 # --- 401 for anonymous calls (point 11) --------------------------------------------------------
