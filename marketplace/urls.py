@@ -21,7 +21,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # After every API route: a JSON 404. Only for addresses ending in "/", so that APPEND_SLASH
     # still redirects /api/listings to /api/listings/.
-    re_path(r"^api/(?s:.*)/$", api_not_found),
+    re_path(r"^api/[\s\S]*/$", api_not_found),
     path("", include("listings.urls")),
 ]
 
