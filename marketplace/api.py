@@ -1,4 +1,4 @@
-"""What every API endpoint shares: its error answers, built in one place.
+"""What every API endpoint shares: its error answers.
 
 Every error answer of the API has one shape, built in one place (`error_body`):
 

@@ -21,8 +21,8 @@ ERROR_REF = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
 ERROR_SCHEMA = {
     "type": "object",
     "description": (
-        "Every error answer of the API. `detail` is one or more sentences for people (the site "
-        "shows it as it is). A 400 for invalid input also lists each field's or query "
+        "Every error answer of the API. `detail` is one or more sentences for people (the Sell "
+        "page shows it to sellers). A 400 for invalid input also lists each field's or query "
         "parameter's messages under its name (`non_field_errors` for the others)."
     ),
     "properties": {"detail": {"type": "string", "description": "What went wrong, in sentences."}},
