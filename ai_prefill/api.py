@@ -8,6 +8,7 @@ from rest_framework.exceptions import APIException, Throttled
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from marketplace.api_schema import api_error
 from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
 
 from .errors import ErrorType
@@ -98,7 +99,9 @@ class PrefillCreateView(APIView):
                         "(about when the draft is due; 0: ask now)."
                     ),
                 },
-            )
+            ),
+            429: api_error("Past the burst rate or the daily quota; `detail` says when to retry."),
+            503: api_error("The task queue cannot be reached; `detail` is for the seller."),
         },
     )
     def post(self, request):

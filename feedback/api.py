@@ -3,12 +3,17 @@
 The ratings endpoint is in api_ratings.py.
 """
 
+import csv
+import io
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import permissions, serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from marketplace.api import query_form
 
 from .reports import DEFAULT_DAYS, ReportParamsForm, report_csv, report_csv_filename
 from .selectors import GROUP_BY_CHOICES, feedback_report
@@ -26,7 +31,7 @@ class CanViewFeedbackReports(permissions.IsAdminUser):
 
 
 class CSVRenderer(BaseRenderer):
-    """The report as a spreadsheet; an error response becomes a one-column CSV of messages."""
+    """The report as a spreadsheet; an error answer becomes a one-column CSV of its sentence."""
 
     media_type = "text/csv"
     format = "csv"
@@ -35,10 +40,9 @@ class CSVRenderer(BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if isinstance(data, dict) and "groups" in data:
             return report_csv(data)
-        lines = ["error"]
-        for messages in (data or {}).values():
-            lines += messages if isinstance(messages, list) else [str(messages)]
-        return "\n".join(f'"{line}"' for line in lines) + "\n"
+        out = io.StringIO()
+        csv.writer(out).writerows([["error"], [(data or {}).get("detail", "")]])
+        return out.getvalue()
 
 
 # --- the response's shape, for the OpenAPI schema (the view returns the selector's dict) ---------
@@ -160,13 +164,10 @@ class FeedbackReportView(APIView):
         responses={
             (200, "application/json"): FeedbackReportSerializer,
             (200, "text/csv"): OpenApiTypes.STR,
-            400: OpenApiTypes.OBJECT,
         },
     )
     def get(self, request, **kwargs):
-        params = ReportParamsForm(request.query_params)
-        if not params.is_valid():
-            return Response(params.error_list(), status=400)
+        params = query_form(ReportParamsForm, request.query_params)
         report = feedback_report(**params.cleaned_data)
         if request.accepted_renderer.format != "csv":
             return Response(report)

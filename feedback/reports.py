@@ -44,13 +44,6 @@ class ReportParamsForm(forms.Form):
         data.update(start=start, end=end, group_by=data.get("group_by") or DEFAULT_GROUP_BY)
         return data
 
-    def error_list(self) -> dict[str, list[str]]:
-        """Errors as {field: [messages]}, non-field ones under "detail" (the API's shape)."""
-        return {
-            ("detail" if name == "__all__" else name): list(messages)
-            for name, messages in self.errors.items()
-        }
-
 
 def report_csv_rows(report: dict) -> list[list]:
     """One row per group: the headline figures, then acceptance and n per field."""

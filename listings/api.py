@@ -4,13 +4,13 @@ from contextlib import contextmanager
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from ai_prefill.selectors import prefill_run_get_owned
+from marketplace.api import query_form
 from marketplace.money import format_eur
 from marketplace.pagination import CappedPageNumberPagination
 from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
@@ -91,20 +91,31 @@ class IsOwnerForWrites(permissions.BasePermission):
         return request.method in permissions.SAFE_METHODS or obj.seller_id == request.user.pk
 
 
-_FILTER_PARAMS = [
-    OpenApiParameter(
-        "q", OpenApiTypes.STR, description="Full-text search in title and description"
-    ),
-    OpenApiParameter("category", OpenApiTypes.STR, description="Category slug"),
-    OpenApiParameter("condition", OpenApiTypes.STR, description="Condition slug"),
-    OpenApiParameter("min_price", OpenApiTypes.DECIMAL),
-    OpenApiParameter("max_price", OpenApiTypes.DECIMAL),
-    OpenApiParameter("sort", OpenApiTypes.STR, enum=["newest", "price_asc", "price_desc"]),
-]
+def _filter_parameters() -> list[OpenApiParameter]:
+    """GET /api/listings/'s query parameters, as ListingFilterForm reads them."""
+    form = ListingFilterForm()
+    price = {"type": "number", "minimum": 0, "multipleOf": 0.01}
+
+    def choices(name):
+        values = [value for value, _ in form.fields[name].choices if value]
+        return {"type": "string", "enum": values}
+
+    return [
+        OpenApiParameter(
+            "q",
+            {"type": "string", "maxLength": form.fields["q"].max_length},
+            description="Full-text search in title and description",
+        ),
+        OpenApiParameter("category", choices("category"), description="Category slug"),
+        OpenApiParameter("condition", choices("condition"), description="Condition slug"),
+        OpenApiParameter("min_price", price, description="EUR, at most max_price"),
+        OpenApiParameter("max_price", price, description="EUR"),
+        OpenApiParameter("sort", choices("sort"), description="Default: newest"),
+    ]
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=_FILTER_PARAMS),
+    list=extend_schema(parameters=_filter_parameters()),
     create=extend_schema(request={"multipart/form-data": ListingWriteSerializer}),
     partial_update=extend_schema(request={"multipart/form-data": ListingWriteSerializer}),
 )
@@ -124,9 +135,7 @@ class ListingViewSet(
 
     def get_queryset(self):
         if self.action == "list":
-            form = ListingFilterForm(self.request.query_params)
-            if not form.is_valid():
-                raise ValidationError(form.errors.get_json_data())
+            form = query_form(ListingFilterForm, self.request.query_params, blank_allowed=["q"])
             return selectors.listing_search(filters=form.to_filters())
         # Detail: sold listings stay readable; writes are checked by IsOwnerForWrites.
         return Listing.objects.select_related("seller")

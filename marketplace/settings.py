@@ -277,14 +277,25 @@ else:
 
 # --- API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: DRF answers an anonymous call with the first class's WWW-Authenticate challenge,
+    # so a 401 (`Token`); with the session first it would be a 403 with no challenge.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 24,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "marketplace.api_schema.ApiAutoSchema",
+    # One error shape for every error answer, and body limits that hold for JSON too
+    # (marketplace/api.py, api_parsing.py).
+    "EXCEPTION_HANDLER": "marketplace.api.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "marketplace.api_parsing.JSONParser",
+        "marketplace.api_parsing.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "marketplace.api_parsing.ContentNegotiation",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trova API",

@@ -7,6 +7,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from marketplace import accounts, health
+from marketplace.api import api_not_found
 
 
 def favicon(request):
@@ -27,6 +28,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file (?script), not inline: CSP.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # After every API route: a JSON 404. Only for addresses ending in "/", so that APPEND_SLASH
+    # still redirects /api/listings to /api/listings/.
+    re_path(r"^api/[\s\S]*/$", api_not_found),
     path("", include("listings.urls")),
 ]
 

@@ -65,7 +65,8 @@ def test_detail_shows_sold_listings_too(api):
 
 def test_anonymous_cannot_create(api):
     response = api.post("/api/listings/", {**NEW_LISTING, "photo": _jpeg()}, format="multipart")
-    assert response.status_code in (401, 403)
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
     assert not Listing.objects.exists()
 
 

@@ -90,7 +90,7 @@ def test_api_answers_400_with_the_reason_for_a_bad_file(client_for, seller, bad)
     message = intake_message(bad.data)
     response = post_api(client_for(seller), upload(bad.filename, bad.data))
     assert response.status_code == 400
-    assert response.json() == {"photo": [message]}
+    assert response.json() == {"detail": f"photo: {message}", "photo": [message]}
     assert_nothing_kept()
 
 
@@ -101,7 +101,8 @@ def test_oversized_file_is_refused_by_both_entry_points(settings, client_for, se
     client = client_for(seller)
     assert_sell_page_refuses(post_sell(client, upload("big.jpg", photo)), message)
     response = post_api(client, upload("big.jpg", photo))
-    assert (response.status_code, response.json()) == (400, {"photo": [message]})
+    body = {"detail": f"photo: {message}", "photo": [message]}
+    assert (response.status_code, response.json()) == (400, body)
     assert_nothing_kept()
 
 
@@ -114,7 +115,8 @@ def test_api_edit_with_a_bad_photo_keeps_the_old_one(client_for, seller):
         f"/api/listings/{listing.pk}/", body, content_type=MULTIPART_CONTENT
     )
     assert response.status_code == 400
-    assert response.json() == {"photo": [intake_message(bad)]}
+    message = intake_message(bad)
+    assert response.json() == {"detail": f"photo: {message}", "photo": [message]}
     listing.refresh_from_db()
     assert media_files() == before == sorted([listing.photo.name, listing.thumbnail.name])
 
@@ -179,7 +181,8 @@ def test_api_removes_the_files_when_model_validation_fails(monkeypatch, client_f
     monkeypatch.setattr(Listing, "full_clean", failing_clean)
     response = post_api(client_for(seller), upload("p.jpg", corpus.product_jpeg()))
     assert response.status_code == 400
-    assert response.json() == {"price_eur": ["Ensure this value is at most 1000000."]}
+    message = "Ensure this value is at most 1000000."
+    assert response.json() == {"detail": f"price_eur: {message}", "price_eur": [message]}
     assert_nothing_kept()
 
 
