@@ -47,7 +47,7 @@ def test_a_price_that_is_not_a_number_compares_as_text():
 
 
 def test_the_field_names_are_the_draft_model_s():
-    assert DRAFT_FIELDS == tuple(ListingDraft.model_fields)
+    assert tuple(ListingDraft.model_fields) == DRAFT_FIELDS
     with pytest.raises(ValueError, match="not a draft field"):
         comparable("titel", "x")
 
