@@ -13,12 +13,13 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import extend_schema
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+
+from .api_schema import api_error
 
 
 class SignupForm(UserCreationForm):
@@ -114,7 +115,7 @@ class TokenObtainView(ObtainAuthToken):
         "username or from an address pause logging in (429 with a sentence in `detail`).",
         responses={
             200: AuthTokenSerializer,
-            429: inline_serializer("LoginLockedOut", {"detail": serializers.CharField()}),
+            429: api_error("Too many failed log-ins; `detail` says when to try again."),
         },
     )
     def post(self, request, *args, **kwargs):

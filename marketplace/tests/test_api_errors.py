@@ -180,7 +180,7 @@ WRITE = {"400", "401", "403", "413", "415"}  # 403: CSRF with the session; body 
         ("get", "/api/listings/{id}/", {"200", "404", *READ}),
         ("patch", "/api/listings/{id}/", {"200", "404", *WRITE}),
         ("delete", "/api/listings/{id}/", {"204", "403", "404", *READ}),
-        ("post", "/api/auth/token/", {"200", *WRITE}),
+        ("post", "/api/auth/token/", {"200", "429", *WRITE}),  # 429: the log-in lockout
         ("post", "/api/prefill/", {"202", "429", "503", *WRITE}),
         ("get", "/api/prefill/{run_id}/", {"200", "404", *READ}),
         ("get", "/api/prefill/{run_id}/photo/", {"200", "404", *READ}),
