@@ -5,7 +5,6 @@ and redis clients get "connection refused"), then back at the real Redis, where 
 delivers what waited in the transactional outbox (marketplace/outbox.py).
 """
 
-import socket
 import time
 from datetime import timedelta
 
@@ -22,39 +21,9 @@ from marketplace.celery import app as celery_app
 from marketplace.models import OutboxMessage
 from marketplace.outbox import outbox_relay
 from marketplace.sample_images import render_item
+from tests.outage import RedisOutage
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]  # closed again on leaving: nothing listens there
-
-
-def _point_broker_at(url: str) -> None:
-    celery_app.conf.broker_url = url
-    # Celery keeps a connection pool and a producer pool per app; make it build new ones.
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
-class RedisOutage:
-    def __init__(self, settings):
-        self.settings, self.real_url = settings, celery_app.conf.broker_url
-        self.dead_url = f"redis://127.0.0.1:{_closed_port()}/0"
-
-    def start(self) -> None:
-        self.settings.CACHES = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": self.dead_url,
-            }
-        }
-        _point_broker_at(self.dead_url)
-
-    def end(self) -> None:
-        _point_broker_at(self.real_url)
 
 
 @pytest.fixture

@@ -52,11 +52,12 @@ def test_publish_records_time_and_per_field_corrections(client_for, seller, sugg
     assert 90 <= outcome.seconds_to_publish <= 120
     changed = {c.field: c for c in outcome.corrections.filter(changed=True)}
     # title and description were empty suggestions the seller filled; category was corrected;
-    # " Red " is the suggested "red" with a case change: changed, but very similar.
-    assert set(changed) == {"title", "description", "category", "color", "price_eur"}
+    # " Red " is the suggested "red" with a case change: the same value (ai_prefill/fields.py).
+    assert set(changed) == {"title", "description", "category", "price_eur"}
     assert changed["category"].similarity == 0.0
-    assert changed["color"].similarity >= 0.6
-    assert outcome.fields_changed == 5
+    assert outcome.fields_changed == 4
+    kept = outcome.corrections.get(field="color")
+    assert not kept.changed and kept.final == "Red", "kept as the seller typed it"
     assert not outcome.corrections.get(field="condition").changed
 
 

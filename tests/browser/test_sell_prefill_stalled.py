@@ -15,9 +15,11 @@ import redis
 from playwright.sync_api import expect
 
 from ai_prefill.models import PrefillRun
+from ai_prefill.services import QUEUE_UNAVAILABLE_MESSAGE
 from listings.views import PREFILL_POLL_MARGIN_SECONDS
 from marketplace.celery import app as celery_app
 from marketplace.sample_images import render_item
+from tests.outage import RedisOutage
 
 pytestmark = pytest.mark.browser
 
@@ -111,19 +113,27 @@ def test_a_stalled_run_is_asked_about_less_and_less_often_then_no_more(
     assert times[-1] == pytest.approx(stop_s, abs=1.0), times  # then nothing for 10 s
 
 
+@pytest.fixture
+def redis_down(settings):
+    """The real 503: the broker (and the cache) unreachable, tasks not run in-process."""
+    conf = celery_app.conf
+    previous = conf.task_always_eager
+    conf.task_always_eager = False
+    outage = RedisOutage(settings)
+    outage.start()
+    yield
+    outage.end()
+    conf.task_always_eager = previous
+
+
 @pytest.mark.parametrize("answer", ["quota", "queue-unreachable"])
 def test_a_refusal_with_a_sentence_is_shown_to_the_seller_as_it_is(
-    page, log_in, seller, photo, settings, fake_openai, answer
+    page, log_in, seller, photo, settings, fake_openai, answer, request
 ):
     if answer == "quota":
         settings.AI_PREFILL_DAILY_QUOTA = 0  # the real 429 of the daily quota
     else:
-        # The 503 the API answers when the task queue cannot be reached.
-        sentence = "Our task queue cannot be reached just now, so there is no AI suggestion."
-        page.route(
-            re.compile(r"/api/prefill/$"),
-            lambda route: route.fulfill(status=503, json={"detail": sentence}),
-        )
+        request.getfixturevalue("redis_down")  # the real 503 of an unreachable task queue
     open_sell(page, log_in, seller)
 
     with page.expect_response(
@@ -137,7 +147,10 @@ def test_a_refusal_with_a_sentence_is_shown_to_the_seller_as_it_is(
     expect(status(page).locator(".message")).to_have_text(detail)
     if answer == "quota":
         assert "You have used today's 0 AI suggestions." in detail
-    assert not PrefillRun.objects.exists()
+        assert not PrefillRun.objects.exists()
+    else:
+        assert detail == QUEUE_UNAVAILABLE_MESSAGE
+        assert PrefillRun.objects.get().error_type == "queue_unavailable"
     assert fake_openai.requests == []
     page.get_by_label("Title").fill("Blue armchair")
     expect(page.get_by_label("Title")).to_have_value("Blue armchair")

@@ -1,0 +1,42 @@
+"""Redis down, for tests: the broker and the cache pointed at a port nothing listens on.
+
+The real kombu and redis clients then get "connection refused", as they would with Redis gone.
+Used in-process (the test client, or live_server's threads share this process's Celery app).
+"""
+
+import socket
+
+from marketplace.celery import app as celery_app
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # closed again on leaving: nothing listens there
+
+
+def point_broker_at(url: str) -> None:
+    celery_app.conf.broker_url = url
+    # Celery keeps a connection pool and a producer pool per app; make it build new ones.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+class RedisOutage:
+    """`start()`: broker and cache unreachable; `end()`: the real Redis is back."""
+
+    def __init__(self, settings):
+        self.settings, self.real_url = settings, celery_app.conf.broker_url
+        self.dead_url = f"redis://127.0.0.1:{closed_port()}/0"
+
+    def start(self) -> None:
+        self.settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": self.dead_url,
+            }
+        }
+        point_broker_at(self.dead_url)
+
+    def end(self) -> None:
+        point_broker_at(self.real_url)
