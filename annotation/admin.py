@@ -10,10 +10,12 @@ see only this section. They work through custom pages added with `get_urls()` +
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
 
 from ai_prefill.fields import same_value
 from ai_prefill.schema import DRAFT_FIELDS
@@ -33,11 +35,15 @@ FIELD_LABELS = {
     "color": "Colour",
     "price_eur": "Price (EUR)",
 }
-VERDICTS = [("right", "AI right"), ("wrong", "AI wrong")]
 
 
 def _can_annotate(request) -> bool:
     return request.user.has_perm("annotation.add_annotation")
+
+
+def _can_review(request) -> bool:
+    """Annotators open the review page; superusers may look at any task."""
+    return _can_annotate(request) or request.user.is_superuser
 
 
 def _is_lead(request) -> bool:
@@ -100,13 +106,6 @@ class ReviewForm(ValuesForm):
         super().__init__(*args, **kwargs)
         self.fields["notes"].label = "Notes"
         self.fields["key_attributes"].label = "Key attributes"
-        for name in DRAFT_FIELDS:
-            self.fields[f"verdict_{name}"] = forms.ChoiceField(
-                choices=VERDICTS, widget=forms.RadioSelect, label=f"Verdict on {name}"
-            )
-
-    def verdicts(self) -> dict:
-        return {name: self.cleaned_data[f"verdict_{name}"] == "right" for name in DRAFT_FIELDS}
 
     def key_attribute_list(self) -> list[str]:
         words = (w.strip() for w in self.cleaned_data.get("key_attributes", "").split(","))
@@ -119,6 +118,12 @@ class AdjudicateForm(ValuesForm):
 
 def _initial_values(values: dict) -> dict:
     return {name: "" if values.get(name) is None else values[name] for name in DRAFT_FIELDS}
+
+
+def _posted_values(request) -> dict:
+    """The field values as typed (not yet valid, perhaps): what the verdict column follows.
+    `same_value` reads them as the cleaned form would (blank is None, "12.50" is 12.5)."""
+    return {name: request.POST.get(name, "") for name in DRAFT_FIELDS}
 
 
 # --- list filters -----------------------------------------------------------------------------
@@ -189,6 +194,11 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
             path("next/", view(self.next_view), name="annotation_task_next"),
             path("<int:task_id>/review/", view(self.review_view), name="annotation_task_review"),
             path("<int:task_id>/photo/", view(self.photo_view), name="annotation_task_photo"),
+            path(
+                "<int:task_id>/verdicts/",
+                view(self.verdicts_view),
+                name="annotation_task_verdicts",
+            ),
             path("agreement/", view(self.agreement_view), name="annotation_agreement"),
             path("adjudicate/", view(self.adjudicate_list_view), name="annotation_adjudicate"),
             path(
@@ -281,7 +291,7 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
         return response
 
     def review_view(self, request, task_id):
-        if not (_can_annotate(request) or request.user.is_superuser):
+        if not _can_review(request):
             raise PermissionDenied
         task = selectors.task_for_review(task_id=task_id)
         if task is None:
@@ -298,18 +308,15 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
             return self._changelist()
         draft = task.run.draft
         seller = selectors.seller_final_values(task=task)
-        guess = selectors.best_guess(draft=draft, seller=seller)
         if request.method == "POST":
             response = self._review_post(request, task)
             if isinstance(response, HttpResponseRedirect):
                 return response
-            form = response
+            form, values = response, _posted_values(request)
         else:
-            initial = _initial_values(guess)
-            for name in DRAFT_FIELDS:
-                right = draft is not None and same_value(name, draft.get(name), guess.get(name))
-                initial[f"verdict_{name}"] = "right" if right else "wrong"
-            form = ReviewForm(initial=initial)
+            values = selectors.best_guess(draft=draft, seller=seller)
+            form = ReviewForm(initial=_initial_values(values))
+        verdicts = services.annotation_verdicts(draft=draft, values=values)
         rows = [
             {
                 "name": name,
@@ -317,7 +324,7 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
                 "draft": (draft or {}).get(name),
                 "seller": (seller or {}).get(name),
                 "field": form[name],
-                "verdict": form[f"verdict_{name}"],
+                "right": verdicts[name],
             }
             for name in DRAFT_FIELDS
         ]
@@ -332,8 +339,24 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
             "form": form,
             "rows": rows,
             "photo_url": reverse("admin:annotation_task_photo", args=[task.pk]),
+            "verdicts_url": reverse("admin:annotation_task_verdicts", args=[task.pk]),
         }
         return TemplateResponse(request, "admin/annotation/annotationtask/review.html", context)
+
+    @method_decorator(require_POST)
+    def verdicts_view(self, request, task_id):
+        """The verdicts the values typed so far would get, for the review page's verdict column
+        (review.js): the service's rule on the server, so the page never defines "the same
+        value" a second time. Writes nothing."""
+        if not _can_review(request):
+            raise PermissionDenied
+        task = selectors.task_for_review(task_id=task_id)
+        if task is None:
+            raise Http404
+        values = _posted_values(request)
+        return JsonResponse(
+            {"verdicts": services.annotation_verdicts(draft=task.run.draft, values=values)}
+        )
 
     def _review_post(self, request, task):
         """A redirect when done, else the bound form to show again with its errors."""
@@ -358,7 +381,6 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
                 task=task,
                 annotator=request.user,
                 values=form.values(),
-                verdicts=form.verdicts(),
                 notes=form.cleaned_data["notes"],
                 key_attributes=form.key_attribute_list(),
                 promote=form.cleaned_data["promote"],

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ai_prefill.fields import values_comparable
+from ai_prefill.fields import same_value, values_comparable
 from ai_prefill.models import EvalCase
 from ai_prefill.schema import DRAFT_FIELDS
 
@@ -49,14 +49,25 @@ def _claimable(now):
     return AnnotationTask.objects.filter(status=Status.OPEN).select_related("run")
 
 
+def annotation_verdicts(*, draft: dict | None, values: dict) -> dict[str, bool | None]:
+    """Per field, was the AI right? True exactly when the draft's value is the same value
+    (`same_value`) as the annotator's; None for every field of a run with no draft (a failed
+    run suggested nothing, so there is nothing to be right or wrong about; kappa skips None)."""
+    if not draft:
+        return {name: None for name in DRAFT_FIELDS}
+    return {name: same_value(name, draft.get(name), values.get(name)) for name in DRAFT_FIELDS}
+
+
 @transaction.atomic
-def annotation_submit(*, task: AnnotationTask, annotator, values: dict, verdicts: dict,
-                      notes: str = "", key_attributes: list[str] | None = None,
+def annotation_submit(*, task: AnnotationTask, annotator, values: dict, notes: str = "",
+                      key_attributes: list[str] | None = None,
                       promote: bool = False) -> Annotation:  # fmt: skip
+    """Record the annotator's values; the verdicts follow from them and the run's draft."""
     task = _holding(task, annotator)
     missing = set(DRAFT_FIELDS) - set(values)
     if missing:
         raise ValidationError(f"Missing values for: {', '.join(sorted(missing))}")
+    verdicts = annotation_verdicts(draft=task.run.draft, values=values)
     annotation = Annotation.objects.create(
         task=task, annotator=annotator, values=values, verdicts=verdicts, notes=notes,
         key_attributes=key_attributes or [], started_at=task.claimed_at,

@@ -88,7 +88,6 @@ def _form_data(task, **changes) -> dict:
     """What the review form posts when the annotator accepts its pre-filled values."""
     draft = task.run.draft
     data = {name: "" if draft.get(name) is None else draft[name] for name in draft}
-    data.update({f"verdict_{name}": "right" for name in draft})
     data["title"] = data["title"] or "Red bike"  # the offline baseline suggests no title
     data.update({"key_attributes": "", "notes": "", "_submit": "Submit and next"})
     data.update(changes)
@@ -124,15 +123,14 @@ def test_annotator_claims_reviews_and_submits(client_for, annotator, task):
     assert crumbs in html
     form = page.context["form"]
     assert form.initial["category"] == task.run.draft["category"]
-    assert form.initial["verdict_title"] == "right"  # draft == best guess when unpublished
+    verdicts = {row["name"]: row["right"] for row in page.context["rows"]}
+    assert verdicts["title"] is True  # draft == best guess when unpublished
 
     photo = client.get(f"{QUEUE}{task.pk}/photo/")
     assert photo.status_code == 200 and photo["Content-Type"] == "image/jpeg"
     assert b"".join(photo.streaming_content)[:2] == b"\xff\xd8"
 
-    response = client.post(
-        _review_url(task), _form_data(task, category="furniture", verdict_category="wrong")
-    )
+    response = client.post(_review_url(task), _form_data(task, category="furniture"))
 
     assert response.status_code == 302
     assert response["Location"] == QUEUE  # nothing else is queued
@@ -142,7 +140,8 @@ def test_annotator_claims_reviews_and_submits(client_for, annotator, task):
     assert task.final_values["category"] == "furniture"
     annotation = Annotation.objects.get(task=task)
     assert annotation.annotator == annotator and annotation.verdicts["category"] is False
-    assert annotation.verdicts["title"] is True and annotation.started_at is not None
+    assert annotation.verdicts["title"] is False, "a title typed where the draft had none"
+    assert annotation.verdicts["condition"] is True and annotation.started_at is not None
 
 
 def test_submit_goes_straight_to_the_next_task(client_for, annotator, seller):
@@ -174,8 +173,8 @@ def test_review_page_prefills_the_sellers_final_values_when_published(client_for
 
     form = page.context["form"]
     assert form.initial["category"] == "furniture" and form.initial["brand"] == "Gazelle"
-    assert form.initial["verdict_category"] == "wrong"
-    assert form.initial["verdict_title"] == "right"
+    verdicts = {row["name"]: row["right"] for row in page.context["rows"]}
+    assert verdicts["category"] is False and verdicts["title"] is True
     assert page.context["published"] is True
 
 
@@ -265,6 +264,63 @@ def test_review_page_query_count_is_bounded(client_for, annotator, seller, task)
     )
 
 
+def test_the_verdict_follows_the_values_whatever_is_posted(client_for, annotator, task):
+    client = client_for(annotator)
+    client.post(NEXT)
+    assert task.run.draft["title"] in ("", None)
+
+    # A client that still posts the old verdict inputs (all "right", as they defaulted) cannot
+    # store "AI right" for a field the annotator corrected, nor "AI wrong" for one they kept.
+    verdicts = {f"verdict_{name}": "right" for name in task.run.draft}
+    client.post(
+        _review_url(task),
+        _form_data(task, title="Red bike", **{**verdicts, "verdict_condition": "wrong"}),
+    )
+
+    annotation = Annotation.objects.get(task=task)
+    assert annotation.values["title"] == "Red bike"
+    assert annotation.verdicts["title"] is False and annotation.verdicts["condition"] is True
+
+
+def test_review_page_shows_the_verdicts_the_values_give(client_for, annotator, task):
+    client = client_for(annotator)
+    client.post(NEXT)
+
+    html = client.get(_review_url(task)).content.decode()
+    # A form that fails validation comes back with the verdicts of what was typed.
+    again = client.post(_review_url(task), _form_data(task, title="Red bike", condition=""))
+
+    assert 'name="verdict_' not in html, "no verdict to choose: it follows the values"
+    assert '<output for="id_title" aria-live="polite" class="right">AI right</output>' in html
+    assert f'data-verdicts-url="{QUEUE}{task.pk}/verdicts/"' in html
+    assert '<script src="/static/annotation/review.js" defer></script>' in html
+    shown = again.content.decode()
+    assert again.status_code == 200
+    assert '<output for="id_title" aria-live="polite" class="corrected">AI corrected</output>' in (
+        shown
+    )
+
+
+def test_verdicts_of_typed_values_come_from_the_server(client_for, annotator, seller, task):
+    client = client_for(annotator)
+    client.post(NEXT)
+    url = f"{QUEUE}{task.pk}/verdicts/"
+    typed = _form_data(task, title="", brand="  ")
+
+    kept = client.post(url, typed)
+    corrected = client.post(url, {**typed, "title": "Red bike", "price_eur": "12,50"})
+
+    assert kept.status_code == 200
+    assert kept.json()["verdicts"] == dict.fromkeys(task.run.draft, True)
+    assert corrected.json()["verdicts"]["title"] is False
+    assert corrected.json()["verdicts"]["price_eur"] is False
+    assert not Annotation.objects.exists(), "a preview writes nothing"
+    assert client.get(url).status_code == 405
+    seller.is_staff = True
+    seller.save()
+    assert client_for(seller).post(url, typed).status_code == 403
+
+
 # --- promotion --------------------------------------------------------------------------------
 
 
@@ -292,7 +348,6 @@ def test_promote_action_promotes_once(client_for, staff, annotator, task):
         task=task,
         annotator=annotator,
         values={**task.run.draft},
-        verdicts={name: True for name in task.run.draft},
     )
     client = client_for(staff)
     data = {"action": "promote_to_eval_set", "_selected_action": [task.pk]}
@@ -365,7 +420,6 @@ def test_annotators_see_only_their_own_annotations(client_for, annotator, second
         task=task,
         annotator=second_annotator,
         values={**task.run.draft},
-        verdicts={name: True for name in task.run.draft},
     )
 
     response = client_for(annotator).get("/admin/annotation/annotation/")
@@ -394,7 +448,6 @@ def test_staff_see_agreement_and_adjudicate(client_for, staff, annotator, second
             task=task,
             annotator=person,
             values={**task.run.draft, "category": category},
-            verdicts={name: True for name in task.run.draft},
         )
     task.refresh_from_db()
     assert task.status == AnnotationTask.Status.DISAGREEMENT
