@@ -4,7 +4,9 @@ the eval set, adjudication and the agreement page.
 Annotators (group "Annotators": staff with view on tasks and annotations, add on annotations)
 see only this section. They work through custom pages added with `get_urls()` +
 `admin_site.admin_view()`; every page also checks its permission. Writes go through
-`annotation.services`; errors (a lost lease, missing values) come back as messages.
+`annotation.services`; errors (a lost lease, missing values) come back as messages. Tasks and
+annotations are read-only here: their state changes only through the services (claim, submit,
+skip, adjudicate, promote).
 """
 
 from django import forms
@@ -172,8 +174,9 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
     list_filter = ("status", "reason", CategoryFilter, "required_annotations", LeaseFilter)
     list_select_related = ("claimed_by",)
     search_fields = ("=id", "reason_detail")
-    raw_id_fields = ("run", "claimed_by", "promoted_case")
-    readonly_fields = ("created_at",)
+    # Read-only (has_change_permission below): no field is edited by hand. The raw ids keep a
+    # form that ever edits one of these from rendering a <select> of every run, user or case.
+    raw_id_fields = ("run", "claimed_by", "promote_requested_by", "promoted_case")
     date_hierarchy = "created_at"
     list_per_page = 50
     show_full_result_count = False
@@ -182,6 +185,14 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # tasks come from the sampling policy
+
+    def has_change_permission(self, request, obj=None):
+        # Status, claims and final values change only through the services (claim, submit,
+        # skip, adjudicate, promote); leads keep `change_annotationtask` for those pages.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a deleted task would let its run be sampled again, its annotations gone
 
     def has_promote_permission(self, request):
         return _is_lead(request)

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -49,6 +49,15 @@ def annotator(django_user_model):
 @pytest.fixture
 def second_annotator(django_user_model):
     return _annotator(django_user_model, "ben")
+
+
+@pytest.fixture
+def lead(django_user_model):
+    """Staff, not a superuser: an annotator who also holds `change_annotationtask` (agreement,
+    adjudication, the promote action)."""
+    user = _annotator(django_user_model, "lena")
+    user.user_permissions.add(Permission.objects.get(codename="change_annotationtask"))
+    return user
 
 
 @pytest.fixture(autouse=True)
@@ -321,6 +330,66 @@ def test_verdicts_of_typed_values_come_from_the_server(client_for, annotator, se
     assert client_for(seller).post(url, typed).status_code == 403
 
 
+# --- the task change form: read-only ----------------------------------------------------------
+
+
+def test_leads_see_a_read_only_task_form_and_cannot_change_or_delete(
+    client_for, django_user_model, lead, annotator, seller, task
+):
+    task_claim_next(annotator=annotator)
+    for i in range(3):  # more users must not mean more <option>s
+        _annotator(django_user_model, f"extra{i}")
+    client = client_for(lead)
+    url = reverse("admin:annotation_annotationtask_change", args=[task.pk])
+
+    page = client.get(url)
+    changed = client.post(
+        url,
+        {"status": "done", "final_values": '{"title": "x"}', "claimed_by": lead.pk,
+         "promote_requested_by": lead.pk, "reason": "random", "priority": 0,
+         "required_annotations": 1, "_save": "Save"},
+    )  # fmt: skip
+    deleted = client.post(
+        reverse("admin:annotation_annotationtask_delete", args=[task.pk]), {"post": "yes"}
+    )
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    for name in ("status", "final_values", "claimed_by", "lease_expires_at", "run",
+                 "promote_requested_by", "promoted_case", "required_annotations"):  # fmt: skip
+        assert f'name="{name}"' not in html, name
+    assert "<option" not in html and 'name="_save"' not in html
+    assert changed.status_code == 403 and deleted.status_code == 403
+    task.refresh_from_db()
+    assert task.status == AnnotationTask.Status.OPEN and task.final_values is None
+    assert task.claimed_by == annotator and task.promote_requested_by is None
+
+
+@pytest.mark.parametrize("persona", ["annotator", "staff"])  # staff: a superuser
+def test_annotators_and_superusers_cannot_change_a_task_either(client_for, request, persona, task):
+    url = reverse("admin:annotation_annotationtask_change", args=[task.pk])
+    client = client_for(request.getfixturevalue(persona))
+
+    response = client.post(url, {"status": "done", "final_values": "{}", "_save": "Save"})
+    deleted = client.post(
+        reverse("admin:annotation_annotationtask_delete", args=[task.pk]), {"post": "yes"}
+    )
+
+    assert response.status_code == 403 and deleted.status_code == 403
+    task.refresh_from_db()
+    assert task.status == AnnotationTask.Status.OPEN and task.final_values is None
+
+
+def test_every_foreign_key_of_a_task_is_a_raw_id_field():
+    from django.contrib import admin
+
+    model_admin = admin.site._registry[AnnotationTask]
+    keys = {f.name for f in AnnotationTask._meta.concrete_fields if f.is_relation}
+
+    assert keys == {"run", "claimed_by", "promote_requested_by", "promoted_case"}
+    assert keys <= set(model_admin.raw_id_fields)
+
+
 # --- promotion --------------------------------------------------------------------------------
 
 
@@ -342,14 +411,14 @@ def test_promote_on_submit_creates_an_eval_case_with_provenance(client_for, anno
     assert case.image_sha256 == task.run.image_sha256
 
 
-def test_promote_action_promotes_once(client_for, staff, annotator, task):
+def test_promote_action_promotes_once(client_for, lead, annotator, task):
     task_claim_next(annotator=annotator)
     annotation_submit(
         task=task,
         annotator=annotator,
         values={**task.run.draft},
     )
-    client = client_for(staff)
+    client = client_for(lead)
     data = {"action": "promote_to_eval_set", "_selected_action": [task.pk]}
 
     first = client.post(QUEUE, data)
@@ -360,11 +429,11 @@ def test_promote_action_promotes_once(client_for, staff, annotator, task):
     assert "1 were promoted already." in _messages(second)
     assert EvalCase.objects.filter(source=EvalCase.Source.PROMOTED).count() == 1
     task.refresh_from_db()
-    assert task.promoted_case.created_by == staff
+    assert task.promoted_case.created_by == lead
 
 
-def test_promote_action_refuses_open_tasks(client_for, staff, task):
-    response = client_for(staff).post(
+def test_promote_action_refuses_open_tasks(client_for, lead, task):
+    response = client_for(lead).post(
         QUEUE, {"action": "promote_to_eval_set", "_selected_action": [task.pk]}
     )
 
@@ -438,7 +507,7 @@ def test_photo_needs_the_view_permission(client_for, seller, task):
 # --- staff pages ------------------------------------------------------------------------------
 
 
-def test_staff_see_agreement_and_adjudicate(client_for, staff, annotator, second_annotator, seller):
+def test_leads_see_agreement_and_adjudicate(client_for, lead, annotator, second_annotator, seller):
     _finished_run(seller)
     [task] = _sample(double=1.0)
     assert task.required_annotations == 2
@@ -451,7 +520,8 @@ def test_staff_see_agreement_and_adjudicate(client_for, staff, annotator, second
         )
     task.refresh_from_db()
     assert task.status == AnnotationTask.Status.DISAGREEMENT
-    client = client_for(staff)
+    client = client_for(lead)
+    refused = client_for(annotator).get(AGREEMENT)  # no `change_annotationtask`
 
     agreement = client.get(AGREEMENT)
     listing = client.get(QUEUE + "adjudicate/")
@@ -461,6 +531,7 @@ def test_staff_see_agreement_and_adjudicate(client_for, staff, annotator, second
         {**_form_data(task), "category": "bikes", "promote": "on"},
     )
 
+    assert refused.status_code == 403
     assert agreement.status_code == 200
     assert b"n/a (every verdict is the same" in agreement.content
     assert [row.username for row in agreement.context["throughput"]] == ["anna", "ben"]
@@ -470,11 +541,14 @@ def test_staff_see_agreement_and_adjudicate(client_for, staff, annotator, second
     task.refresh_from_db()
     assert task.status == AnnotationTask.Status.ADJUDICATED
     assert task.final_values["category"] == "bikes"
-    assert task.promoted_case.created_by == staff
+    assert task.promoted_case.created_by == lead
 
 
-def test_sampling_policy_is_edited_by_superusers(client_for, staff):
+def test_sampling_policy_is_edited_by_superusers(client_for, staff, lead):
     response = client_for(staff).get("/admin/annotation/samplingpolicy/", follow=True)
+    refused = client_for(lead).get("/admin/annotation/samplingpolicy/")
+
+    assert refused.status_code == 403
 
     assert response.status_code == 200
     assert response.redirect_chain[-1][0].endswith(
