@@ -4,9 +4,9 @@ the eval set, adjudication and the agreement page.
 Annotators (group "Annotators": staff with view on tasks and annotations, add on annotations)
 see only this section. They work through custom pages added with `get_urls()` +
 `admin_site.admin_view()`; every page also checks its permission. Writes go through
-`annotation.services`; errors (a lost lease, missing values) come back as messages. Tasks and
-annotations are read-only here: their state changes only through the services (claim, submit,
-skip, adjudicate, promote).
+`annotation.services`, reads through `annotation.selectors`; errors (a lost lease, missing
+values) come back as messages. Tasks and annotations are read-only here: their state changes
+only through the services (claim, submit, skip, adjudicate, promote).
 """
 
 from django import forms
@@ -19,7 +19,6 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
-from ai_prefill.fields import same_value
 from ai_prefill.schema import DRAFT_FIELDS
 from marketplace.taxonomy import Category, Condition
 
@@ -141,7 +140,7 @@ class CategoryFilter(admin.SimpleListFilter):
         return [*Category.choices, ("unknown", "Unknown")]
 
     def queryset(self, request, queryset):
-        return queryset.filter(category=self.value()) if self.value() else queryset
+        return selectors.tasks_in_category(tasks=queryset, category=self.value())
 
 
 class LeaseFilter(admin.SimpleListFilter):
@@ -152,14 +151,7 @@ class LeaseFilter(admin.SimpleListFilter):
         return [("mine", "Claimed by me"), ("held", "Claimed (lease running)"), ("free", "Free")]
 
     def queryset(self, request, queryset):
-        now = timezone.now()
-        if self.value() == "mine":
-            return queryset.filter(claimed_by=request.user, lease_expires_at__gte=now)
-        if self.value() == "held":
-            return queryset.filter(claimed_by__isnull=False, lease_expires_at__gte=now)
-        if self.value() == "free":
-            return queryset.exclude(claimed_by__isnull=False, lease_expires_at__gte=now)
-        return queryset
+        return selectors.tasks_by_claim(tasks=queryset, claim=self.value(), user=request.user)
 
 
 # --- the queue --------------------------------------------------------------------------------
@@ -239,24 +231,15 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
 
     @admin.action(description="Promote to the eval set", permissions=["promote"])
     def promote_to_eval_set(self, request, queryset):
-        promoted = already = refused = 0
-        for task in queryset.order_by("pk"):
-            if task.promoted_case_id is not None:
-                already += 1
-                continue
-            try:
-                services.eval_case_promote(task=task, annotator=request.user)
-            except ValidationError:
-                refused += 1
-            else:
-                promoted += 1
-        self.message_user(request, f"Promoted {promoted} task(s) to the eval set.")
-        if already:
-            self.message_user(request, f"{already} were promoted already.", messages.WARNING)
-        if refused:
+        counts = services.eval_cases_promote(tasks=queryset, annotator=request.user)
+        self.message_user(request, f"Promoted {counts.promoted} task(s) to the eval set.")
+        if counts.already:
+            self.message_user(request, f"{counts.already} were promoted already.", messages.WARNING)
+        if counts.refused:
             self.message_user(
                 request,
-                f"{refused} have no agreed values yet (open or in disagreement): not promoted.",
+                f"{counts.refused} have no agreed values yet (open or in disagreement): "
+                "not promoted.",
                 messages.WARNING,
             )
 
@@ -285,19 +268,10 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
     def photo_view(self, request, task_id):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        task = (
-            AnnotationTask.objects.select_related("run")
-            .only("pk", "run__id", "run__photo")
-            .filter(pk=task_id)
-            .first()
-        )
-        if (
-            task is None
-            or not task.run.photo
-            or not task.run.photo.storage.exists(task.run.photo.name)
-        ):
+        photo = selectors.task_photo(task_id=task_id)
+        if photo is None:
             raise Http404
-        response = FileResponse(task.run.photo.open("rb"), content_type="image/jpeg")
+        response = FileResponse(photo.open("rb"), content_type="image/jpeg")
         response["Cache-Control"] = "private, max-age=3600"
         return response
 
@@ -307,9 +281,7 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
         task = selectors.task_for_review(task_id=task_id)
         if task is None:
             raise Http404
-        # The claim is what the services check: an expired lease still counts until someone
-        # else takes the task (then claimed_by is theirs).
-        holds = task.claimed_by_id == request.user.pk and task.status == Status.OPEN
+        holds = services.task_held_by(task=task, annotator=request.user)
         if not holds and not request.user.is_superuser:
             self.message_user(
                 request,
@@ -388,7 +360,7 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{label}: {' '.join(errors)}", messages.ERROR)
             return form
         try:
-            services.annotation_submit(
+            annotation = services.annotation_submit(
                 task=task,
                 annotator=request.user,
                 values=form.values(),
@@ -402,9 +374,9 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return form
-        task.refresh_from_db(fields=["status", "promoted_case"])
+        task = annotation.task  # the service's instance: status and case as it left them
         note = f"Submitted task {task.pk} ({task.get_status_display().lower()})"
-        if task.promoted_case_id:
+        if task.promoted_case is not None:
             note += f"; promoted as eval case {task.promoted_case.key}"
         elif form.cleaned_data["promote"]:
             note += "; it is promoted once the second annotator agrees"
@@ -428,22 +400,12 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
     def adjudicate_list_view(self, request):
         if not _is_lead(request):
             raise PermissionDenied
-        tasks = list(
-            AnnotationTask.objects.filter(status=Status.DISAGREEMENT)
-            .select_related("run")
-            .order_by("priority", "created_at")[:25]
-        )
-        annotations = Annotation.objects.filter(
-            task__in=[t.pk for t in tasks], skipped=False
-        ).select_related("annotator")
-        by_task = {}
-        for annotation in annotations.order_by("submitted_at", "pk"):
-            by_task.setdefault(annotation.task_id, []).append(annotation)
-        items = [{"task": t, "table": _side_by_side(by_task.get(t.pk, []))} for t in tasks]
+        waiting = selectors.tasks_in_disagreement(limit=25)
+        items = [{**item, "table": _labelled(item["table"])} for item in waiting.items]
         context = {
             **self._context(request, "Tasks that need adjudication"),
             "items": items,
-            "total": AnnotationTask.objects.filter(status=Status.DISAGREEMENT).count(),
+            "total": waiting.total,
         }
         return TemplateResponse(
             request, "admin/annotation/annotationtask/adjudicate_list.html", context
@@ -455,11 +417,7 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
         task = selectors.task_for_review(task_id=task_id)
         if task is None:
             raise Http404
-        annotations = list(
-            task.annotations.filter(skipped=False)
-            .select_related("annotator")
-            .order_by("submitted_at", "pk")
-        )
+        annotations = selectors.task_annotations(task=task)
         if task.status != Status.DISAGREEMENT:
             self.message_user(request, f"Task {task.pk} needs no adjudication.", messages.WARNING)
             return HttpResponseRedirect(reverse("admin:annotation_adjudicate"))
@@ -485,27 +443,17 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
             **self._context(request, f"Adjudicate task {task.pk}"),
             "task": task,
             "run": task.run,
-            "table": _side_by_side(annotations),
+            "table": _labelled(selectors.annotations_side_by_side(annotations=annotations)),
             "form": form,
             "photo_url": reverse("admin:annotation_task_photo", args=[task.pk]),
         }
         return TemplateResponse(request, "admin/annotation/annotationtask/adjudicate.html", context)
 
 
-def _side_by_side(annotations: list[Annotation]) -> dict:
-    """Rows of field / each annotator's value and verdict, marking fields they disagree on."""
-    rows = []
-    for name in DRAFT_FIELDS:
-        cells = [
-            {"value": a.values.get(name), "right": (a.verdicts or {}).get(name)}
-            for a in annotations
-        ]
-        values = [c["value"] for c in cells]
-        differ = any(not same_value(name, values[0], v) for v in values[1:])
-        rows.append({"label": FIELD_LABELS[name], "cells": cells, "differ": differ})
-    return {"annotators": [a.annotator for a in annotations], "rows": rows, "notes": [
-        a.notes for a in annotations
-    ]}  # fmt: skip
+def _labelled(table: dict) -> dict:
+    """A side-by-side table (selectors.annotations_side_by_side) with the fields' labels."""
+    rows = [{**row, "label": FIELD_LABELS[row["field"]]} for row in table["rows"]]
+    return {**table, "rows": rows}
 
 
 # --- annotations, read-only -------------------------------------------------------------------
@@ -528,7 +476,7 @@ class AnnotationAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        return queryset if _is_lead(request) else queryset.filter(annotator=request.user)
+        return selectors.annotations_visible_to(annotations=queryset, user=request.user)
 
     def has_add_permission(self, request):
         return False  # annotations are made on the review page

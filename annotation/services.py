@@ -1,11 +1,12 @@
 """Writes of the annotation queue: claim with a lease, submit, skip, adjudicate, promote."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from ai_prefill.fields import same_value, values_comparable
@@ -79,7 +80,8 @@ def annotation_submit(*, task: AnnotationTask, annotator, values: dict, notes: s
     _release(task)
     _conclude(task)
     if task.status == Status.DONE and task.promote_requested_by_id:
-        eval_case_promote(task=task, annotator=task.promote_requested_by)
+        # annotation.task is this instance: the caller reads status and case from it.
+        task.promoted_case = eval_case_promote(task=task, annotator=task.promote_requested_by)
     return annotation
 
 
@@ -93,9 +95,15 @@ def annotation_skip(*, task: AnnotationTask, annotator, notes: str = "") -> None
     _release(task)
 
 
+def task_held_by(*, task: AnnotationTask, annotator) -> bool:
+    """May this annotator submit or skip the task? The claim is what counts: an expired lease
+    still holds until someone else takes the task (then claimed_by is theirs)."""
+    return task.claimed_by_id == annotator.pk and task.status == Status.OPEN
+
+
 def _holding(task: AnnotationTask, annotator) -> AnnotationTask:
     task = AnnotationTask.objects.select_for_update().select_related("run").get(pk=task.pk)
-    if task.claimed_by_id != annotator.pk or task.status != Status.OPEN:
+    if not task_held_by(task=task, annotator=annotator):
         raise PermissionDenied("This task is not claimed by you any more; take the next one.")
     return task
 
@@ -114,6 +122,29 @@ def _conclude(task: AnnotationTask) -> None:
     else:
         task.status = Status.DISAGREEMENT
     task.save(update_fields=["status", "final_values"])
+
+
+@dataclass(frozen=True)
+class PromotionCounts:
+    promoted: int
+    already: int  # had an eval case before
+    refused: int  # no agreed values yet (open or in disagreement)
+
+
+def eval_cases_promote(*, tasks: QuerySet[AnnotationTask], annotator) -> PromotionCounts:
+    """Promote each of these tasks (the admin action), one transaction per task, and count."""
+    promoted = already = refused = 0
+    for task in tasks.order_by("pk"):
+        if task.promoted_case_id is not None:
+            already += 1
+            continue
+        try:
+            eval_case_promote(task=task, annotator=annotator)
+        except ValidationError:
+            refused += 1
+        else:
+            promoted += 1
+    return PromotionCounts(promoted=promoted, already=already, refused=refused)
 
 
 @transaction.atomic
