@@ -336,6 +336,9 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
         task = selectors.task_for_review(task_id=task_id)
         if task is None:
             raise Http404
+        holds = services.task_held_by(task=task, annotator=request.user)
+        if not holds and not request.user.is_superuser:
+            raise PermissionDenied  # as the review page: only the task one holds
         values = _posted_values(request)
         return JsonResponse(
             {"verdicts": services.annotation_verdicts(draft=task.run.draft, values=values)}

@@ -310,7 +310,9 @@ def test_review_page_shows_the_verdicts_the_values_give(client_for, annotator, t
     )
 
 
-def test_verdicts_of_typed_values_come_from_the_server(client_for, annotator, seller, task):
+def test_verdicts_of_typed_values_come_from_the_server(
+    client_for, annotator, second_annotator, seller, task
+):
     client = client_for(annotator)
     client.post(NEXT)
     url = f"{QUEUE}{task.pk}/verdicts/"
@@ -325,9 +327,10 @@ def test_verdicts_of_typed_values_come_from_the_server(client_for, annotator, se
     assert corrected.json()["verdicts"]["price_eur"] is False
     assert not Annotation.objects.exists(), "a preview writes nothing"
     assert client.get(url).status_code == 405
+    assert client_for(second_annotator).post(url, typed).status_code == 403, "not their task"
     seller.is_staff = True
     seller.save()
-    assert client_for(seller).post(url, typed).status_code == 403
+    assert client_for(seller).post(url, typed).status_code == 403, "no annotation permission"
 
 
 # --- the task change form: read-only ----------------------------------------------------------
