@@ -4,18 +4,21 @@ the eval set, adjudication and the agreement page.
 Annotators (group "Annotators": staff with view on tasks and annotations, add on annotations)
 see only this section. They work through custom pages added with `get_urls()` +
 `admin_site.admin_view()`; every page also checks its permission. Writes go through
-`annotation.services`; errors (a lost lease, missing values) come back as messages.
+`annotation.services`, reads through `annotation.selectors`; errors (a lost lease, missing
+values) come back as messages. Tasks and annotations are read-only here: their state changes
+only through the services (claim, submit, skip, adjudicate, promote).
 """
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
 
-from ai_prefill.fields import same_value
 from ai_prefill.schema import DRAFT_FIELDS
 from marketplace.taxonomy import Category, Condition
 
@@ -33,11 +36,15 @@ FIELD_LABELS = {
     "color": "Colour",
     "price_eur": "Price (EUR)",
 }
-VERDICTS = [("right", "AI right"), ("wrong", "AI wrong")]
 
 
 def _can_annotate(request) -> bool:
     return request.user.has_perm("annotation.add_annotation")
+
+
+def _can_review(request) -> bool:
+    """Annotators open the review page; superusers may look at any task."""
+    return _can_annotate(request) or request.user.is_superuser
 
 
 def _is_lead(request) -> bool:
@@ -100,13 +107,6 @@ class ReviewForm(ValuesForm):
         super().__init__(*args, **kwargs)
         self.fields["notes"].label = "Notes"
         self.fields["key_attributes"].label = "Key attributes"
-        for name in DRAFT_FIELDS:
-            self.fields[f"verdict_{name}"] = forms.ChoiceField(
-                choices=VERDICTS, widget=forms.RadioSelect, label=f"Verdict on {name}"
-            )
-
-    def verdicts(self) -> dict:
-        return {name: self.cleaned_data[f"verdict_{name}"] == "right" for name in DRAFT_FIELDS}
 
     def key_attribute_list(self) -> list[str]:
         words = (w.strip() for w in self.cleaned_data.get("key_attributes", "").split(","))
@@ -119,6 +119,12 @@ class AdjudicateForm(ValuesForm):
 
 def _initial_values(values: dict) -> dict:
     return {name: "" if values.get(name) is None else values[name] for name in DRAFT_FIELDS}
+
+
+def _posted_values(request) -> dict:
+    """The field values as typed (not yet valid, perhaps): what the verdict column follows.
+    `same_value` reads them as the cleaned form would (blank is None, "12.50" is 12.5)."""
+    return {name: request.POST.get(name, "") for name in DRAFT_FIELDS}
 
 
 # --- list filters -----------------------------------------------------------------------------
@@ -134,7 +140,7 @@ class CategoryFilter(admin.SimpleListFilter):
         return [*Category.choices, ("unknown", "Unknown")]
 
     def queryset(self, request, queryset):
-        return queryset.filter(category=self.value()) if self.value() else queryset
+        return selectors.tasks_in_category(tasks=queryset, category=self.value())
 
 
 class LeaseFilter(admin.SimpleListFilter):
@@ -145,14 +151,7 @@ class LeaseFilter(admin.SimpleListFilter):
         return [("mine", "Claimed by me"), ("held", "Claimed (lease running)"), ("free", "Free")]
 
     def queryset(self, request, queryset):
-        now = timezone.now()
-        if self.value() == "mine":
-            return queryset.filter(claimed_by=request.user, lease_expires_at__gte=now)
-        if self.value() == "held":
-            return queryset.filter(claimed_by__isnull=False, lease_expires_at__gte=now)
-        if self.value() == "free":
-            return queryset.exclude(claimed_by__isnull=False, lease_expires_at__gte=now)
-        return queryset
+        return selectors.tasks_by_claim(tasks=queryset, claim=self.value(), user=request.user)
 
 
 # --- the queue --------------------------------------------------------------------------------
@@ -167,8 +166,9 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
     list_filter = ("status", "reason", CategoryFilter, "required_annotations", LeaseFilter)
     list_select_related = ("claimed_by",)
     search_fields = ("=id", "reason_detail")
-    raw_id_fields = ("run", "claimed_by", "promoted_case")
-    readonly_fields = ("created_at",)
+    # Read-only (has_change_permission below): no field is edited by hand. The raw ids keep a
+    # form that ever edits one of these from rendering a <select> of every run, user or case.
+    raw_id_fields = ("run", "claimed_by", "promote_requested_by", "promoted_case")
     date_hierarchy = "created_at"
     list_per_page = 50
     show_full_result_count = False
@@ -177,6 +177,14 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # tasks come from the sampling policy
+
+    def has_change_permission(self, request, obj=None):
+        # Status, claims and final values change only through the services (claim, submit,
+        # skip, adjudicate, promote); leads keep `change_annotationtask` for those pages.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a deleted task would let its run be sampled again, its annotations gone
 
     def has_promote_permission(self, request):
         return _is_lead(request)
@@ -189,6 +197,11 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
             path("next/", view(self.next_view), name="annotation_task_next"),
             path("<int:task_id>/review/", view(self.review_view), name="annotation_task_review"),
             path("<int:task_id>/photo/", view(self.photo_view), name="annotation_task_photo"),
+            path(
+                "<int:task_id>/verdicts/",
+                view(self.verdicts_view),
+                name="annotation_task_verdicts",
+            ),
             path("agreement/", view(self.agreement_view), name="annotation_agreement"),
             path("adjudicate/", view(self.adjudicate_list_view), name="annotation_adjudicate"),
             path(
@@ -218,24 +231,15 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
 
     @admin.action(description="Promote to the eval set", permissions=["promote"])
     def promote_to_eval_set(self, request, queryset):
-        promoted = already = refused = 0
-        for task in queryset.order_by("pk"):
-            if task.promoted_case_id is not None:
-                already += 1
-                continue
-            try:
-                services.eval_case_promote(task=task, annotator=request.user)
-            except ValidationError:
-                refused += 1
-            else:
-                promoted += 1
-        self.message_user(request, f"Promoted {promoted} task(s) to the eval set.")
-        if already:
-            self.message_user(request, f"{already} were promoted already.", messages.WARNING)
-        if refused:
+        counts = services.eval_cases_promote(tasks=queryset, annotator=request.user)
+        self.message_user(request, f"Promoted {counts.promoted} task(s) to the eval set.")
+        if counts.already:
+            self.message_user(request, f"{counts.already} were promoted already.", messages.WARNING)
+        if counts.refused:
             self.message_user(
                 request,
-                f"{refused} have no agreed values yet (open or in disagreement): not promoted.",
+                f"{counts.refused} have no agreed values yet (open or in disagreement): "
+                "not promoted.",
                 messages.WARNING,
             )
 
@@ -264,31 +268,20 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
     def photo_view(self, request, task_id):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        task = (
-            AnnotationTask.objects.select_related("run")
-            .only("pk", "run__id", "run__photo")
-            .filter(pk=task_id)
-            .first()
-        )
-        if (
-            task is None
-            or not task.run.photo
-            or not task.run.photo.storage.exists(task.run.photo.name)
-        ):
+        photo = selectors.task_photo(task_id=task_id)
+        if photo is None:
             raise Http404
-        response = FileResponse(task.run.photo.open("rb"), content_type="image/jpeg")
+        response = FileResponse(photo.open("rb"), content_type="image/jpeg")
         response["Cache-Control"] = "private, max-age=3600"
         return response
 
     def review_view(self, request, task_id):
-        if not (_can_annotate(request) or request.user.is_superuser):
+        if not _can_review(request):
             raise PermissionDenied
         task = selectors.task_for_review(task_id=task_id)
         if task is None:
             raise Http404
-        # The claim is what the services check: an expired lease still counts until someone
-        # else takes the task (then claimed_by is theirs).
-        holds = task.claimed_by_id == request.user.pk and task.status == Status.OPEN
+        holds = services.task_held_by(task=task, annotator=request.user)
         if not holds and not request.user.is_superuser:
             self.message_user(
                 request,
@@ -298,18 +291,15 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
             return self._changelist()
         draft = task.run.draft
         seller = selectors.seller_final_values(task=task)
-        guess = selectors.best_guess(draft=draft, seller=seller)
         if request.method == "POST":
             response = self._review_post(request, task)
             if isinstance(response, HttpResponseRedirect):
                 return response
-            form = response
+            form, values = response, _posted_values(request)
         else:
-            initial = _initial_values(guess)
-            for name in DRAFT_FIELDS:
-                right = draft is not None and same_value(name, draft.get(name), guess.get(name))
-                initial[f"verdict_{name}"] = "right" if right else "wrong"
-            form = ReviewForm(initial=initial)
+            values = selectors.best_guess(draft=draft, seller=seller)
+            form = ReviewForm(initial=_initial_values(values))
+        verdicts = services.annotation_verdicts(draft=draft, values=values)
         rows = [
             {
                 "name": name,
@@ -317,7 +307,7 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
                 "draft": (draft or {}).get(name),
                 "seller": (seller or {}).get(name),
                 "field": form[name],
-                "verdict": form[f"verdict_{name}"],
+                "right": verdicts[name],
             }
             for name in DRAFT_FIELDS
         ]
@@ -332,8 +322,27 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
             "form": form,
             "rows": rows,
             "photo_url": reverse("admin:annotation_task_photo", args=[task.pk]),
+            "verdicts_url": reverse("admin:annotation_task_verdicts", args=[task.pk]),
         }
         return TemplateResponse(request, "admin/annotation/annotationtask/review.html", context)
+
+    @method_decorator(require_POST)
+    def verdicts_view(self, request, task_id):
+        """The verdicts the values typed so far would get, for the review page's verdict column
+        (review.js): the service's rule on the server, so the page never defines "the same
+        value" a second time. Writes nothing."""
+        if not _can_review(request):
+            raise PermissionDenied
+        task = selectors.task_for_review(task_id=task_id)
+        if task is None:
+            raise Http404
+        holds = services.task_held_by(task=task, annotator=request.user)
+        if not holds and not request.user.is_superuser:
+            raise PermissionDenied  # as the review page: only the task one holds
+        values = _posted_values(request)
+        return JsonResponse(
+            {"verdicts": services.annotation_verdicts(draft=task.run.draft, values=values)}
+        )
 
     def _review_post(self, request, task):
         """A redirect when done, else the bound form to show again with its errors."""
@@ -354,11 +363,10 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{label}: {' '.join(errors)}", messages.ERROR)
             return form
         try:
-            services.annotation_submit(
+            annotation = services.annotation_submit(
                 task=task,
                 annotator=request.user,
                 values=form.values(),
-                verdicts=form.verdicts(),
                 notes=form.cleaned_data["notes"],
                 key_attributes=form.key_attribute_list(),
                 promote=form.cleaned_data["promote"],
@@ -369,9 +377,9 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return form
-        task.refresh_from_db(fields=["status", "promoted_case"])
+        task = annotation.task  # the service's instance: status and case as it left them
         note = f"Submitted task {task.pk} ({task.get_status_display().lower()})"
-        if task.promoted_case_id:
+        if task.promoted_case is not None:
             note += f"; promoted as eval case {task.promoted_case.key}"
         elif form.cleaned_data["promote"]:
             note += "; it is promoted once the second annotator agrees"
@@ -395,22 +403,12 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
     def adjudicate_list_view(self, request):
         if not _is_lead(request):
             raise PermissionDenied
-        tasks = list(
-            AnnotationTask.objects.filter(status=Status.DISAGREEMENT)
-            .select_related("run")
-            .order_by("priority", "created_at")[:25]
-        )
-        annotations = Annotation.objects.filter(
-            task__in=[t.pk for t in tasks], skipped=False
-        ).select_related("annotator")
-        by_task = {}
-        for annotation in annotations.order_by("submitted_at", "pk"):
-            by_task.setdefault(annotation.task_id, []).append(annotation)
-        items = [{"task": t, "table": _side_by_side(by_task.get(t.pk, []))} for t in tasks]
+        waiting = selectors.tasks_in_disagreement(limit=25)
+        items = [{**item, "table": _labelled(item["table"])} for item in waiting.items]
         context = {
             **self._context(request, "Tasks that need adjudication"),
             "items": items,
-            "total": AnnotationTask.objects.filter(status=Status.DISAGREEMENT).count(),
+            "total": waiting.total,
         }
         return TemplateResponse(
             request, "admin/annotation/annotationtask/adjudicate_list.html", context
@@ -422,11 +420,7 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
         task = selectors.task_for_review(task_id=task_id)
         if task is None:
             raise Http404
-        annotations = list(
-            task.annotations.filter(skipped=False)
-            .select_related("annotator")
-            .order_by("submitted_at", "pk")
-        )
+        annotations = selectors.task_annotations(task=task)
         if task.status != Status.DISAGREEMENT:
             self.message_user(request, f"Task {task.pk} needs no adjudication.", messages.WARNING)
             return HttpResponseRedirect(reverse("admin:annotation_adjudicate"))
@@ -452,27 +446,17 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
             **self._context(request, f"Adjudicate task {task.pk}"),
             "task": task,
             "run": task.run,
-            "table": _side_by_side(annotations),
+            "table": _labelled(selectors.annotations_side_by_side(annotations=annotations)),
             "form": form,
             "photo_url": reverse("admin:annotation_task_photo", args=[task.pk]),
         }
         return TemplateResponse(request, "admin/annotation/annotationtask/adjudicate.html", context)
 
 
-def _side_by_side(annotations: list[Annotation]) -> dict:
-    """Rows of field / each annotator's value and verdict, marking fields they disagree on."""
-    rows = []
-    for name in DRAFT_FIELDS:
-        cells = [
-            {"value": a.values.get(name), "right": (a.verdicts or {}).get(name)}
-            for a in annotations
-        ]
-        values = [c["value"] for c in cells]
-        differ = any(not same_value(name, values[0], v) for v in values[1:])
-        rows.append({"label": FIELD_LABELS[name], "cells": cells, "differ": differ})
-    return {"annotators": [a.annotator for a in annotations], "rows": rows, "notes": [
-        a.notes for a in annotations
-    ]}  # fmt: skip
+def _labelled(table: dict) -> dict:
+    """A side-by-side table (selectors.annotations_side_by_side) with the fields' labels."""
+    rows = [{**row, "label": FIELD_LABELS[row["field"]]} for row in table["rows"]]
+    return {**table, "rows": rows}
 
 
 # --- annotations, read-only -------------------------------------------------------------------
@@ -495,7 +479,7 @@ class AnnotationAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        return queryset if _is_lead(request) else queryset.filter(annotator=request.user)
+        return selectors.annotations_visible_to(annotations=queryset, user=request.user)
 
     def has_add_permission(self, request):
         return False  # annotations are made on the review page

@@ -99,14 +99,19 @@ class AnnotationTask(models.Model):
 
 
 class Annotation(models.Model):
-    """One person's review of a task: the right value and a verdict for every field."""
+    """One person's review of a task: the right value for every field, and the verdict that
+    follows from it (annotation.services.annotation_verdicts)."""
 
     task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="annotations")
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     values = models.JSONField(default=dict, help_text="Correct value per draft field.")
-    verdicts = models.JSONField(default=dict, help_text="Per field: was the AI right? (true/false)")
+    verdicts = models.JSONField(
+        default=dict,
+        help_text="Per field: was the AI right? Derived from the run's draft and the values: true "
+        "exactly when they are the same value; null for a run with no draft.",
+    )
     key_attributes = models.JSONField(default=list, blank=True)
     notes = models.TextField(blank=True)
     skipped = models.BooleanField(default=False)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from ai_prefill.fields import same_value
 from ai_prefill.schema import DRAFT_FIELDS
 from feedback.models import FieldCorrection, PrefillOutcome
 
@@ -52,6 +53,101 @@ def best_guess(*, draft: dict | None, seller: dict | None) -> dict:
     if seller:
         guess.update({field: seller[field] for field in DRAFT_FIELDS if field in seller})
     return guess
+
+
+def task_photo(*, task_id: int):
+    """The stored photo of the task's run (a FieldFile), or None if there is no such task or
+    its photo is gone."""
+    task = (
+        AnnotationTask.objects.select_related("run")
+        .only("pk", "run__id", "run__photo")
+        .filter(pk=task_id)
+        .first()
+    )
+    if task is None or not task.run.photo or not task.run.photo.storage.exists(task.run.photo.name):
+        return None
+    return task.run.photo
+
+
+def task_annotations(*, task: AnnotationTask) -> list[Annotation]:
+    """The task's non-skipped annotations with their annotators, first submitted first."""
+    return list(
+        task.annotations.filter(skipped=False)
+        .select_related("annotator")
+        .order_by("submitted_at", "pk")
+    )
+
+
+def annotations_side_by_side(*, annotations: list[Annotation]) -> dict:
+    """Per field, each annotator's value and verdict, and whether their values differ
+    (`same_value`, as the queue decides agreement)."""
+    rows = []
+    for name in DRAFT_FIELDS:
+        cells = [
+            {"value": a.values.get(name), "right": (a.verdicts or {}).get(name)}
+            for a in annotations
+        ]
+        values = [c["value"] for c in cells]
+        differ = any(not same_value(name, values[0], v) for v in values[1:])
+        rows.append({"field": name, "cells": cells, "differ": differ})
+    return {
+        "annotators": [a.annotator for a in annotations],
+        "rows": rows,
+        "notes": [a.notes for a in annotations],
+    }
+
+
+@dataclass(frozen=True)
+class Disagreements:
+    total: int
+    items: list[dict]  # {"task", "table"}: the first `limit` tasks, side by side
+
+
+def tasks_in_disagreement(*, limit: int = 25) -> Disagreements:
+    """Tasks whose annotators disagree, in queue order, with their annotations: three queries."""
+    waiting = AnnotationTask.objects.filter(status=AnnotationTask.Status.DISAGREEMENT)
+    tasks = list(waiting.select_related("run").order_by("priority", "created_at", "pk")[:limit])
+    annotations = (
+        Annotation.objects.filter(task__in=[t.pk for t in tasks], skipped=False)
+        .select_related("annotator")
+        .order_by("submitted_at", "pk")
+    )
+    by_task = defaultdict(list)
+    for annotation in annotations:
+        by_task[annotation.task_id].append(annotation)
+    items = [
+        {"task": t, "table": annotations_side_by_side(annotations=by_task[t.pk])} for t in tasks
+    ]
+    return Disagreements(total=waiting.count(), items=items)
+
+
+# --- the queue list ---------------------------------------------------------------------------
+
+
+def tasks_in_category(*, tasks, category: str | None):
+    return tasks.filter(category=category) if category else tasks
+
+
+def tasks_by_claim(*, tasks, claim: str | None, user, now=None):
+    """ "mine": claimed by `user` with the lease running; "held": any running lease; "free":
+    unclaimed or the lease ran out; anything else: all of `tasks`."""
+    now = now or timezone.now()
+    running = Q(claimed_by__isnull=False, lease_expires_at__gte=now)
+    if claim == "mine":
+        return tasks.filter(running, claimed_by=user)
+    if claim == "held":
+        return tasks.filter(running)
+    if claim == "free":
+        return tasks.exclude(running)
+    return tasks
+
+
+def annotations_visible_to(*, annotations, user):
+    """Leads (`annotation.change_annotationtask`) see every annotation; annotators only their
+    own, so a double annotation stays independent."""
+    if user.has_perm("annotation.change_annotationtask"):
+        return annotations
+    return annotations.filter(annotator=user)
 
 
 # --- agreement --------------------------------------------------------------------------------

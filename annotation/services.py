@@ -1,14 +1,15 @@
 """Writes of the annotation queue: claim with a lease, submit, skip, adjudicate, promote."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from ai_prefill.fields import values_comparable
+from ai_prefill.fields import same_value, values_comparable
 from ai_prefill.models import EvalCase
 from ai_prefill.schema import DRAFT_FIELDS
 
@@ -49,14 +50,25 @@ def _claimable(now):
     return AnnotationTask.objects.filter(status=Status.OPEN).select_related("run")
 
 
+def annotation_verdicts(*, draft: dict | None, values: dict) -> dict[str, bool | None]:
+    """Per field, was the AI right? True exactly when the draft's value is the same value
+    (`same_value`) as the annotator's; None for every field of a run with no draft (a failed
+    run suggested nothing, so there is nothing to be right or wrong about; kappa skips None)."""
+    if not draft:
+        return {name: None for name in DRAFT_FIELDS}
+    return {name: same_value(name, draft.get(name), values.get(name)) for name in DRAFT_FIELDS}
+
+
 @transaction.atomic
-def annotation_submit(*, task: AnnotationTask, annotator, values: dict, verdicts: dict,
-                      notes: str = "", key_attributes: list[str] | None = None,
+def annotation_submit(*, task: AnnotationTask, annotator, values: dict, notes: str = "",
+                      key_attributes: list[str] | None = None,
                       promote: bool = False) -> Annotation:  # fmt: skip
+    """Record the annotator's values; the verdicts follow from them and the run's draft."""
     task = _holding(task, annotator)
     missing = set(DRAFT_FIELDS) - set(values)
     if missing:
         raise ValidationError(f"Missing values for: {', '.join(sorted(missing))}")
+    verdicts = annotation_verdicts(draft=task.run.draft, values=values)
     annotation = Annotation.objects.create(
         task=task, annotator=annotator, values=values, verdicts=verdicts, notes=notes,
         key_attributes=key_attributes or [], started_at=task.claimed_at,
@@ -68,7 +80,8 @@ def annotation_submit(*, task: AnnotationTask, annotator, values: dict, verdicts
     _release(task)
     _conclude(task)
     if task.status == Status.DONE and task.promote_requested_by_id:
-        eval_case_promote(task=task, annotator=task.promote_requested_by)
+        # annotation.task is this instance: the caller reads status and case from it.
+        task.promoted_case = eval_case_promote(task=task, annotator=task.promote_requested_by)
     return annotation
 
 
@@ -82,9 +95,15 @@ def annotation_skip(*, task: AnnotationTask, annotator, notes: str = "") -> None
     _release(task)
 
 
+def task_held_by(*, task: AnnotationTask, annotator) -> bool:
+    """May this annotator submit or skip the task? The claim is what counts: an expired lease
+    still holds until someone else takes the task (then claimed_by is theirs)."""
+    return task.claimed_by_id == annotator.pk and task.status == Status.OPEN
+
+
 def _holding(task: AnnotationTask, annotator) -> AnnotationTask:
     task = AnnotationTask.objects.select_for_update().select_related("run").get(pk=task.pk)
-    if task.claimed_by_id != annotator.pk or task.status != Status.OPEN:
+    if not task_held_by(task=task, annotator=annotator):
         raise PermissionDenied("This task is not claimed by you any more; take the next one.")
     return task
 
@@ -103,6 +122,29 @@ def _conclude(task: AnnotationTask) -> None:
     else:
         task.status = Status.DISAGREEMENT
     task.save(update_fields=["status", "final_values"])
+
+
+@dataclass(frozen=True)
+class PromotionCounts:
+    promoted: int
+    already: int  # had an eval case before
+    refused: int  # no agreed values yet (open or in disagreement)
+
+
+def eval_cases_promote(*, tasks: QuerySet[AnnotationTask], annotator) -> PromotionCounts:
+    """Promote each of these tasks (the admin action), one transaction per task, and count."""
+    promoted = already = refused = 0
+    for task in tasks.order_by("pk"):
+        if task.promoted_case_id is not None:
+            already += 1
+            continue
+        try:
+            eval_case_promote(task=task, annotator=annotator)
+        except ValidationError:
+            refused += 1
+        else:
+            promoted += 1
+    return PromotionCounts(promoted=promoted, already=already, refused=refused)
 
 
 @transaction.atomic

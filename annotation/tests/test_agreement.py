@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from ai_prefill.execution import prefill_run_execute
+from ai_prefill.models import PrefillRun
 from ai_prefill.schema import DRAFT_FIELDS
 from ai_prefill.tests.factories import start_run
 from annotation.models import Annotation, AnnotationTask, SamplingPolicy
@@ -87,12 +88,16 @@ def _tasks(seller, count: int, *, double: bool) -> list[AnnotationTask]:
 
 
 def _submit(task, person, *, category_right: bool) -> Annotation:
+    """The annotator keeps the draft's category (the AI was right) or picks another; the
+    verdicts are the service's to derive. Everyone types a title where the draft had none."""
     claimed = task_claim_next(annotator=person)
     assert claimed.pk == task.pk
-    verdicts = {name: True for name in DRAFT_FIELDS}
-    verdicts["category"] = category_right
-    values = {**task.run.draft, "title": "A thing"}
-    return annotation_submit(task=task, annotator=person, values=values, verdicts=verdicts)
+    drafted = task.run.draft["category"]
+    category = drafted if category_right else ("furniture" if drafted != "furniture" else "bikes")
+    values = {**task.run.draft, "title": "A thing", "category": category}
+    annotation = annotation_submit(task=task, annotator=person, values=values)
+    assert annotation.verdicts["category"] is category_right
+    return annotation
 
 
 @pytest.mark.django_db
@@ -113,8 +118,32 @@ def test_agreement_per_field_from_two_annotators(django_user_model, seller):
     assert rows["category"].table == ((1, 1), (0, 2))
     assert rows["category"].observed == pytest.approx(0.75)
     assert rows["category"].kappa == pytest.approx(0.5)
+    # Everyone typed a title where the draft had none: "AI corrected" four times over.
+    assert rows["title"].table == ((0, 0), (0, 4))
     assert rows["title"].kappa is None and rows["title"].n == 4
     assert rows["title"].display.startswith("n/a (every verdict is the same")
+
+
+@pytest.mark.django_db
+def test_runs_with_no_draft_have_no_verdicts_and_do_not_count(django_user_model, seller):
+    anna, ben = _annotators(django_user_model, "anna", "ben")
+    tasks = _tasks(seller, 3, double=True)
+    PrefillRun.objects.filter(pk=tasks[2].run_id).update(draft=None)  # nothing was suggested
+    for task, (a, b) in zip(tasks[:2], [(True, False), (False, False)], strict=True):
+        _submit(task, anna, category_right=a)
+        _submit(task, ben, category_right=b)
+    for person in (anna, ben):
+        assert task_claim_next(annotator=person).pk == tasks[2].pk
+        annotation = annotation_submit(
+            task=tasks[2], annotator=person, values={**tasks[0].run.draft, "title": "A thing"}
+        )
+        assert annotation.verdicts == dict.fromkeys(DRAFT_FIELDS, None)
+
+    rows = {row.field: row for row in agreement_by_field()}
+
+    # (R,W) (W,W): observed 1/2; chance 0.5*0 + 0.5*1 = 0.5; kappa 0
+    assert rows["category"].n == 2 and rows["category"].table == ((0, 1), (0, 1))
+    assert rows["category"].kappa == pytest.approx(0.0)
 
 
 @pytest.mark.django_db

@@ -23,8 +23,6 @@ VALUES = {
     "title": "Red ball", "description": "A red ball.", "category": "sports-outdoors",
     "condition": "good", "brand": None, "color": "red", "price_eur": 8.0,
 }  # fmt: skip
-VERDICTS = {"title": False, "description": False, "category": False, "condition": True,
-            "brand": True, "color": True, "price_eur": False}  # fmt: skip
 
 
 @pytest.fixture
@@ -154,13 +152,13 @@ def test_an_expired_lease_returns_the_task_to_the_queue(
         services.annotation_skip(task=claimed, annotator=other_annotator)
     assert claimed.pk == task.pk
     with pytest.raises(PermissionDenied):
-        services.annotation_submit(task=task, annotator=annotator, values=VALUES, verdicts=VERDICTS)
+        services.annotation_submit(task=task, annotator=annotator, values=VALUES)
 
 
 def test_submit_and_promote_once_with_provenance(open_tasks, annotator):
     task = services.task_claim_next(annotator=annotator)
     services.annotation_submit(
-        task=task, annotator=annotator, values=VALUES, verdicts=VERDICTS,
+        task=task, annotator=annotator, values=VALUES,
         key_attributes=["ball"], promote=True,
     )  # fmt: skip
     task.refresh_from_db()
@@ -188,7 +186,7 @@ def test_two_annotators_who_disagree_go_to_adjudication(
 ):
     AnnotationTask.objects.update(required_annotations=2)
     task = services.task_claim_next(annotator=annotator)
-    services.annotation_submit(task=task, annotator=annotator, values=VALUES, verdicts=VERDICTS)
+    services.annotation_submit(task=task, annotator=annotator, values=VALUES)
     task.refresh_from_db()
     assert task.status == "open"
     again = services.task_claim_next(annotator=other_annotator)
@@ -197,7 +195,6 @@ def test_two_annotators_who_disagree_go_to_adjudication(
         again = services.task_claim_next(annotator=other_annotator)
     services.annotation_submit(
         task=again, annotator=other_annotator, values={**VALUES, "category": "toys-games"},
-        verdicts=VERDICTS,
     )  # fmt: skip
     task.refresh_from_db()
     assert task.status == "disagreement"
@@ -209,7 +206,7 @@ def test_two_annotators_who_disagree_go_to_adjudication(
 def test_an_annotator_never_gets_a_task_they_did(open_tasks, annotator):
     done = []
     while (task := services.task_claim_next(annotator=annotator)) is not None:
-        services.annotation_submit(task=task, annotator=annotator, values=VALUES, verdicts=VERDICTS)
+        services.annotation_submit(task=task, annotator=annotator, values=VALUES)
         done.append(task.pk)
     assert sorted(done) == sorted(t.pk for t in AnnotationTask.objects.all())
 
@@ -254,17 +251,73 @@ def test_concurrent_claims_never_hand_out_a_task_twice(seller, django_user_model
 def test_a_promote_request_waits_for_the_second_annotator(open_tasks, annotator, other_annotator):
     AnnotationTask.objects.update(required_annotations=2)
     task = services.task_claim_next(annotator=annotator)
-    services.annotation_submit(
-        task=task, annotator=annotator, values=VALUES, verdicts=VERDICTS, promote=True
-    )
+    services.annotation_submit(task=task, annotator=annotator, values=VALUES, promote=True)
     task.refresh_from_db()
     assert task.promoted_case is None, "one of two annotations is not yet an agreement"
     again = services.task_claim_next(annotator=other_annotator)
     while again.pk != task.pk:
         services.annotation_skip(task=again, annotator=other_annotator)
         again = services.task_claim_next(annotator=other_annotator)
-    services.annotation_submit(
-        task=again, annotator=other_annotator, values=VALUES, verdicts=VERDICTS
-    )
+    services.annotation_submit(task=again, annotator=other_annotator, values=VALUES)
     task.refresh_from_db()
     assert task.status == "done" and task.promoted_case.created_by == annotator
+
+
+# --- verdicts follow the values ---------------------------------------------------------------
+
+
+def test_a_title_typed_where_the_draft_had_none_is_stored_as_the_ai_being_wrong(
+    open_tasks, annotator
+):
+    task = services.task_claim_next(annotator=annotator)
+    draft = task.run.draft
+    assert draft["title"] in ("", None), "the offline baseline suggests no title"
+
+    annotation = services.annotation_submit(
+        task=task, annotator=annotator, values={**draft, "title": "Red ball"}
+    )
+
+    annotation.refresh_from_db()
+    assert annotation.verdicts["title"] is False
+    assert {name for name, right in annotation.verdicts.items() if right} == (
+        set(draft) - {"title"}
+    ), "every field the annotator left as drafted: the AI was right"
+
+
+def test_a_verdict_cannot_be_given_that_contradicts_the_values(open_tasks, annotator):
+    task = services.task_claim_next(annotator=annotator)
+
+    with pytest.raises(TypeError):
+        services.annotation_submit(
+            task=task, annotator=annotator, values=VALUES, verdicts=dict.fromkeys(VALUES, True)
+        )
+
+    assert not task.annotations.exists()
+
+
+def test_verdicts_compare_with_the_one_definition_of_the_same_value():
+    draft = {**VALUES, "brand": "Nike", "price_eur": 12, "color": None}
+    values = {**VALUES, "brand": "nike ", "price_eur": "12.00", "color": "",
+              "title": "Red football", "description": None}  # fmt: skip
+
+    verdicts = services.annotation_verdicts(draft=draft, values=values)
+
+    assert verdicts == {
+        "title": False, "description": False, "category": True, "condition": True,
+        "brand": True, "color": True, "price_eur": True,
+    }  # fmt: skip
+    zero = services.annotation_verdicts(draft={**VALUES, "price_eur": 0}, values=VALUES)
+    assert zero["price_eur"] is False, "a give-away (0) is not the annotator's 8 EUR"
+
+
+def test_a_run_with_no_draft_has_no_verdicts(seller, policy, annotator):
+    run = finished_run(seller)
+    PrefillRun.objects.filter(pk=run.pk).update(status="failed", error_type="refusal", draft=None)
+    assert len(runs_sample_for_annotation()) == 1
+    task = services.task_claim_next(annotator=annotator)
+    assert task.run_id == run.pk and task.reason == "failed"
+
+    annotation = services.annotation_submit(task=task, annotator=annotator, values=VALUES)
+
+    annotation.refresh_from_db()
+    assert annotation.verdicts == dict.fromkeys(VALUES, None)

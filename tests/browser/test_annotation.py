@@ -49,12 +49,16 @@ def task(seller, settings):
     return AnnotationTask.objects.select_related("run").get(run=run)
 
 
-def test_annotator_corrects_promotes_and_the_case_is_evaluated(page, annotator, task, tmp_path):
+def _log_in_as_anna(page) -> None:
     page.goto("/admin/login/")
     page.get_by_label("Username").fill("anna")
     page.get_by_label("Password").fill("pw-anna")
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("link", name="Annotation tasks")).to_be_visible()
+
+
+def test_annotator_corrects_promotes_and_the_case_is_evaluated(page, annotator, task, tmp_path):
+    _log_in_as_anna(page)
     expect(page.get_by_role("link", name="Listings")).to_have_count(0)
 
     page.goto(QUEUE)
@@ -69,8 +73,7 @@ def test_annotator_corrects_promotes_and_the_case_is_evaluated(page, annotator, 
 
     title.fill("Blue armchair")
     page.locator("#id_category").select_option("furniture")
-    page.locator('input[name="verdict_category"][value="wrong"]').check()
-    page.locator('input[name="verdict_title"][value="wrong"]').check()
+    expect(page.locator("tr.field-category td.verdict")).to_have_text("AI corrected")
     page.get_by_label("Key attributes").fill("armchair, blue")
     page.get_by_label("Promote to eval set").check()
     page.get_by_role("button", name="Submit and next").click()
@@ -83,6 +86,9 @@ def test_annotator_corrects_promotes_and_the_case_is_evaluated(page, annotator, 
     assert case is not None and case.source == EvalCase.Source.PROMOTED
     assert case.expected_category == "furniture" and case.created_by == annotator
     assert case.key_attributes == ["armchair", "blue"]
+    [annotation] = task.annotations.all()
+    assert annotation.verdicts["title"] is False and annotation.verdicts["category"] is False
+    assert annotation.verdicts["condition"] is True
 
     with pytest.raises(SystemExit):
         call_command(
@@ -92,3 +98,33 @@ def test_annotator_corrects_promotes_and_the_case_is_evaluated(page, annotator, 
     [report] = tmp_path.rglob("*.json")
     keys = [item["key"] for item in json.loads(report.read_text())["cases"]]
     assert case.key in keys
+
+
+def test_the_verdict_follows_the_value_as_the_annotator_types(page, annotator, task):
+    assert not task.run.draft["title"], "the offline baseline suggests no title"
+    assert task.run.draft["category"] != "furniture"
+    _log_in_as_anna(page)
+    page.goto(QUEUE)
+    page.get_by_role("button", name="Next task").click()
+    expect(page).to_have_url(f"{QUEUE}{task.pk}/review/")
+    title = page.get_by_label("Title", exact=True)
+    title_verdict = page.locator("tr.field-title td.verdict")
+    category_verdict = page.locator("tr.field-category td.verdict")
+    expect(title_verdict).to_have_text("AI right")
+    expect(page.locator('input[name^="verdict_"]')).to_have_count(0)
+
+    title.press_sequentially("Blue armchair")
+    expect(title_verdict).to_have_text("AI corrected")
+    title.fill("  ")  # blank is the draft's "no title"
+    expect(title_verdict).to_have_text("AI right")
+    page.locator("#id_category").select_option("furniture")
+    expect(category_verdict).to_have_text("AI corrected")
+    page.locator("#id_category").select_option(task.run.draft["category"])
+    expect(category_verdict).to_have_text("AI right")
+    title.fill("Blue armchair")
+    expect(title_verdict).to_have_text("AI corrected")
+    page.get_by_role("button", name="Submit and next").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("The queue is empty.")
+    [annotation] = task.annotations.all()
+    assert annotation.verdicts["title"] is False and annotation.verdicts["category"] is True
