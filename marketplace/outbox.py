@@ -66,7 +66,10 @@ def outbox_publish(*, message_id: int) -> bool | None:
         try:
             app.send_task(message.task, args=message.args)
         except BrokerUnavailable as exc:
-            logger.warning("outbox: broker unreachable, %s stays pending: %s", message, exc)
+            logger.warning(
+                "outbox: broker unreachable, %s%s stays pending: %s",
+                message.task, tuple(message.args), exc,
+            )  # fmt: skip
             OutboxMessage.objects.filter(pk=message.pk).update(
                 attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]
             )
