@@ -466,9 +466,9 @@ class EvalCaseAdmin(SimpleHistoryAdmin):
         if change:
             eval_case_update(case=obj, actor=request.user, changes=changes, image=image)
             return
-        settings = {name: changes.pop(name) for name in CASE_SETTINGS}
+        case_settings = {name: changes.pop(name) for name in CASE_SETTINGS}
         case = eval_case_create(
-            **settings, image=image, values=changes, source=EvalCase.Source.STAFF,
+            **case_settings, image=image, values=changes, source=EvalCase.Source.STAFF,
             created_by=request.user,
         )  # fmt: skip
         obj.pk = case.pk  # the admin's message, log entry and redirect name the new case

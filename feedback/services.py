@@ -87,17 +87,20 @@ def outcomes_mark_abandoned(*, now: datetime | None = None) -> int:
         .values("pk", "abandoned", "zero", "recorded")
         .order_by()
     )
+    return _insert_new(PrefillOutcome, ("run", "status", "fields_changed", "recorded_at"), rows)
+
+
+def _insert_new(model, fields: tuple[str, ...], rows) -> int:
+    """INSERT INTO model (fields) SELECT <rows> ON CONFLICT DO NOTHING; returns the rows inserted.
+
+    The ORM has no INSERT ... SELECT; PostgreSQL and SQLite (>= 3.24) both take this statement.
+    """
     select, params = rows.query.sql_with_params()
-    table = connection.ops.quote_name(PrefillOutcome._meta.db_table)
-    columns = ", ".join(
-        connection.ops.quote_name(PrefillOutcome._meta.get_field(name).column)
-        for name in ("run", "status", "fields_changed", "recorded_at")
-    )
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {select} ON CONFLICT DO NOTHING"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) {select} ON CONFLICT DO NOTHING",  # noqa: S608
-            params,
-        )
+        cursor.execute(sql, params)
         return cursor.rowcount
 
 
