@@ -88,6 +88,27 @@ def staff(django_user_model):
 
 
 @pytest.fixture
+def staff_with(django_user_model):
+    """staff_with("app.codename", ...) -> a staff user (not a superuser) holding only those
+    permissions: what a real moderator or engineer gets."""
+    from django.contrib.auth.models import Permission
+
+    made = []
+
+    def make(*perms: str, username: str | None = None):
+        user = _persona(django_user_model, username or f"staff{len(made) + 1}", is_staff=True)
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        made.append(user)
+        return django_user_model.objects.get(pk=user.pk)  # no stale permission cache
+
+    return make
+
+
+@pytest.fixture
 def anon_client():
     return Client()
 

@@ -27,7 +27,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
 
-from .evals.cases import eval_case_photo_attach
+from .evals.cases import CASE_SETTINGS, eval_case_create, eval_case_update
 from .evals.comparison_view import (
     comparison_rows,
     eval_case_thumbnail,
@@ -48,6 +48,7 @@ from .models import (
     PromptVersion,
 )
 from .prompt_registry import prompt_label_move
+from .schema import DRAFT_FIELDS
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -454,18 +455,23 @@ class EvalCaseAdmin(SimpleHistoryAdmin):
         return response
 
     def save_model(self, request, obj, form, change):
-        photo = form.cleaned_data.get("photo")
-        if photo is not None:
-            eval_case_photo_attach(case=obj, photo=photo)
-        elif change:
-            # The image is not in the history but its hash is: reverting to an old record must
-            # not pair the current file with an old hash (eval cache keys and content hashes).
-            stored = EvalCase.objects.filter(pk=obj.pk).values_list("image", "image_sha256")
-            obj.image.name, obj.image_sha256 = stored.get()
-        if not change:
-            obj.created_by = request.user
-            obj.source = EvalCase.Source.STAFF
-        super().save_model(request, obj, form, change)  # records history with request.user
+        """Through the eval-case services: they hold the image, hash and provenance rules."""
+        data = form.cleaned_data
+        photo = data.get("photo")
+        image = photo.display if photo is not None else None
+        changes = {
+            **{name: data[f"expected_{name}"] for name in DRAFT_FIELDS},
+            **{name: data[name] for name in CASE_SETTINGS},
+        }
+        if change:
+            eval_case_update(case=obj, actor=request.user, changes=changes, image=image)
+            return
+        case_settings = {name: changes.pop(name) for name in CASE_SETTINGS}
+        case = eval_case_create(
+            **case_settings, image=image, values=changes, source=EvalCase.Source.STAFF,
+            created_by=request.user,
+        )  # fmt: skip
+        obj.pk = case.pk  # the admin's message, log entry and redirect name the new case
 
     @admin.display(description="")
     def thumb(self, case):

@@ -4,11 +4,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from ai_prefill.evals.cases import eval_case_create
 from ai_prefill.fields import same_value, values_comparable
 from ai_prefill.models import EvalCase
 from ai_prefill.schema import DRAFT_FIELDS
@@ -183,26 +183,17 @@ def eval_case_promote(*, task: AnnotationTask, annotator) -> EvalCase:
 
 
 def _case_from(task: AnnotationTask, annotator) -> EvalCase:
-    run, values = task.run, task.final_values
+    run = task.run
     attributes = next((a.key_attributes for a in task.annotations.all() if a.key_attributes), [])
-    case = EvalCase(
+    with run.photo.open("rb") as photo:  # the eval set keeps its own copy of the photo
+        image = photo.read()
+    return eval_case_create(
         key=f"promoted-{run.pk.hex[:16]}",
-        expected_title=values.get("title") or "",
-        expected_description=values.get("description") or "",
-        expected_category=values["category"],
-        expected_condition=values["condition"],
-        expected_brand=values.get("brand") or "",
-        expected_color=values.get("color") or "",
-        expected_price_eur=values.get("price_eur") or None,
+        image=image,
+        values=task.final_values,
         key_attributes=attributes,
-        tags=[values["category"], "promoted", task.reason],
+        tags=[task.final_values["category"], "promoted", task.reason],
         source=EvalCase.Source.PROMOTED,
         source_run=run,
         created_by=annotator,
-        image_sha256=run.image_sha256,
     )
-    with run.photo.open("rb") as photo:  # the eval set keeps its own copy of the photo
-        case.image.save(f"{case.key}.jpg", ContentFile(photo.read()), save=False)
-    case.full_clean(exclude=["image"])
-    case.save()
-    return case

@@ -86,6 +86,7 @@ def _cases(count: int) -> None:
     """`count` eval cases with distinct pictures (every catalog item, several seeds)."""
     from django.core.files.base import ContentFile
 
+    from ai_prefill.evals.cases import eval_case_create
     from ai_prefill.models import EvalCase
     from marketplace.demo_catalog import CATALOG
     from marketplace.photos import photo_process
@@ -96,14 +97,15 @@ def _cases(count: int) -> None:
         photo = photo_process(
             ContentFile(render_item(shape=item.shape, color=item.color, seed=index))
         )
-        case = EvalCase(
-            key=f"bench-{index:04d}", image_sha256=photo.sha256, expected_title=item.title,
-            expected_description=item.description, expected_category=item.category,
-            expected_condition=item.condition, expected_brand=item.brand,
-            expected_color=item.color, expected_price_eur=item.price_eur, key_attributes=[],
+        values = {
+            "title": item.title, "description": item.description, "category": item.category,
+            "condition": item.condition, "brand": item.brand, "color": item.color,
+            "price_eur": item.price_eur,
+        }  # fmt: skip
+        eval_case_create(
+            key=f"bench-{index:04d}", image=photo.display, values=values, key_attributes=[],
+            tags=[], source=EvalCase.Source.STAFF,
         )  # fmt: skip
-        case.image.save(f"{case.key}.jpg", ContentFile(photo.display), save=False)
-        case.save()
 
 
 def _timed_run(args, cache: str) -> dict:

@@ -4,7 +4,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import DateTimeField, Exists, OuterRef, Value
 from django.utils import timezone
 
 from ai_prefill.models import PrefillRun
@@ -67,14 +68,40 @@ def outcome_record_late_edit(*, run: PrefillRun, before: dict, after: dict, at: 
 
 
 def outcomes_mark_abandoned(*, now: datetime | None = None) -> int:
-    """Runs that never became a listing within the allowed time. Safe to run again."""
+    """Runs that never became a listing within the allowed time; returns how many were marked.
+
+    One INSERT ... SELECT: the runs are chosen in SQL and never loaded, and a run that got an
+    outcome meanwhile (a publish recorded at the same moment wins) is skipped by the database,
+    so the count is of rows really inserted. Safe to run again.
+    """
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.FEEDBACK_ABANDON_AFTER_HOURS)
-    runs = PrefillRun.objects.filter(created_at__lt=cutoff, outcome__isnull=True)
-    outcomes = [PrefillOutcome(run=run, status=PrefillOutcome.Status.ABANDONED) for run in runs]
-    # ignore_conflicts: a publish recorded at the same moment wins; nothing is marked twice.
-    PrefillOutcome.objects.bulk_create(outcomes, ignore_conflicts=True, batch_size=500)
-    return len(outcomes)
+    rows = (
+        PrefillRun.objects.filter(created_at__lt=cutoff)
+        .exclude(Exists(PrefillOutcome.objects.filter(run=OuterRef("pk"))))
+        .annotate(
+            abandoned=Value(PrefillOutcome.Status.ABANDONED),
+            zero=Value(0),
+            recorded=Value(timezone.now(), output_field=DateTimeField()),
+        )
+        .values("pk", "abandoned", "zero", "recorded")
+        .order_by()
+    )
+    return _insert_new(PrefillOutcome, ("run", "status", "fields_changed", "recorded_at"), rows)
+
+
+def _insert_new(model, fields: tuple[str, ...], rows) -> int:
+    """INSERT INTO model (fields) SELECT <rows> ON CONFLICT DO NOTHING; returns the rows inserted.
+
+    The ORM has no INSERT ... SELECT; PostgreSQL and SQLite (>= 3.24) both take this statement.
+    """
+    select, params = rows.query.sql_with_params()
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {select} ON CONFLICT DO NOTHING"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def _store(outcome: PrefillOutcome, changes: list[FieldChange], stage: str) -> None:

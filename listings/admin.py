@@ -1,13 +1,34 @@
+"""Listings, conversations and messages in admin.
+
+A listing is changed and deleted here through the same services as on the site
+(`listings/services.py`: staff need the model's change or delete permission), so a new photo goes
+through the photo intake and a deleted listing takes its files with it. What no service changes
+(seller, status, the pre-fill run, conversations and messages) is read-only; listings and
+conversations are created by their users on the site, not here.
+"""
+
+from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
 
 from marketplace.money import format_eur
 
+from .forms import PhotoField
 from .models import Conversation, Listing, Message
+from .services import EDITABLE_FIELDS, listing_delete, listing_mark_sold, listing_update
+
+
+class ListingAdminForm(forms.ModelForm):
+    new_photo = PhotoField(required=False, label="Replace the photo")
+
+    class Meta:
+        model = Listing
+        fields = EDITABLE_FIELDS
 
 
 @admin.register(Listing)
 class ListingAdmin(admin.ModelAdmin):
+    form = ListingAdminForm
     list_display = (
         "thumb",
         "title",
@@ -22,11 +43,40 @@ class ListingAdmin(admin.ModelAdmin):
     list_filter = ("status", "category", "condition", "created_at")
     search_fields = ("title", "description", "brand", "seller__username", "seller__email")
     list_select_related = ("seller",)
-    raw_id_fields = ("seller",)
-    readonly_fields = ("preview", "created_at", "updated_at", "sold_at")
+    fields = (
+        "preview", "new_photo", *EDITABLE_FIELDS, "seller", "status", "prefill_run",
+        "created_at", "updated_at", "sold_at",
+    )  # fmt: skip
+    readonly_fields = (
+        "preview", "seller", "status", "prefill_run", "created_at", "updated_at", "sold_at",
+    )  # fmt: skip
+    actions = ["mark_sold"]
     date_hierarchy = "created_at"
     list_per_page = 50
     show_full_result_count = False  # COUNT(*) on every page is slow on a big table
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        changes.pop("new_photo", None)
+        photo = form.cleaned_data.get("new_photo")
+        listing_update(listing=obj, actor=request.user, changes=changes, photo=photo)
+
+    def delete_model(self, request, obj):
+        listing_delete(listing=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for listing in queryset:
+            listing_delete(listing=listing, actor=request.user)
+
+    @admin.action(description="Mark selected listings as sold", permissions=["change"])
+    def mark_sold(self, request, queryset):
+        active = list(queryset.filter(status=Listing.Status.ACTIVE))
+        for listing in active:
+            listing_mark_sold(listing=listing, actor=request.user)
+        self.message_user(request, f"{len(active)} listing(s) marked as sold.")
 
     @admin.display(description="")
     def thumb(self, obj):
@@ -57,8 +107,19 @@ class MessageInline(admin.TabularInline):
     can_delete = False
 
 
+class NoHandEditsAdmin(admin.ModelAdmin):
+    """Conversations and messages are written by their users (conversation services: the
+    email goes through the outbox); staff read them and may delete spam."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(NoHandEditsAdmin):
     list_display = ("listing", "buyer", "seller", "created_at", "last_message_at")
     list_filter = ("created_at",)
     search_fields = ("listing__title", "buyer__username", "listing__seller__username")
@@ -72,7 +133,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(NoHandEditsAdmin):
     list_display = ("short_body", "sender", "conversation", "created_at", "read_at")
     list_filter = ("created_at", ("read_at", admin.EmptyFieldListFilter))
     search_fields = ("body", "sender__username", "conversation__listing__title")

@@ -8,7 +8,6 @@ shapes shared by several kinds of item).
 """
 
 from django.core.files.base import ContentFile
-from django.db import transaction
 from django.utils.text import slugify
 
 from marketplace.demo_catalog import CATALOG, CatalogItem
@@ -16,7 +15,7 @@ from marketplace.photos import photo_process
 from marketplace.sample_images import render_item
 
 from ..models import EvalCase
-from .cases import eval_case_photo_attach
+from .cases import eval_case_create
 
 KEY_ATTRIBUTES = {
     "Bluetooth speaker": ["speaker", "bluetooth"],
@@ -93,26 +92,25 @@ def starter_cases_load() -> tuple[int, int]:
     return created, existing
 
 
-@transaction.atomic
 def _create(key: str, index: int, item: CatalogItem) -> EvalCase:
     photo = photo_process(ContentFile(render_item(shape=item.shape, color=item.color, seed=index)))
-    case = EvalCase(
+    return eval_case_create(
         key=key,
-        expected_title=item.title,
-        expected_description=item.description,
-        expected_category=item.category,
-        expected_condition=item.condition,
-        expected_brand=item.brand,
-        expected_color=item.color,
-        expected_price_eur=item.price_eur,
+        image=photo.display,
+        values={
+            "title": item.title,
+            "description": item.description,
+            "category": item.category,
+            "condition": item.condition,
+            "brand": item.brand,
+            "color": item.color,
+            "price_eur": item.price_eur,
+        },
         key_attributes=KEY_ATTRIBUTES[item.title],
         tags=_tags(item),
         must_pass=item.shape in MUST_PASS_SHAPES and _is_first_of_its_shape(index, item),
         source=EvalCase.Source.STARTER,
     )
-    eval_case_photo_attach(case=case, photo=photo)
-    case.save()
-    return case
 
 
 def _tags(item: CatalogItem) -> list[str]:
