@@ -77,7 +77,7 @@ def _sample(*, double: float = 0.0) -> list[AnnotationTask]:
     policy = SamplingPolicy.current()
     policy.random_share, policy.double_annotation_share = 1.0, double
     policy.save()
-    picked = runs_sample_for_annotation(policy=policy)  # bulk_create: no pks on SQLite
+    picked = runs_sample_for_annotation(policy=policy)
     return list(
         AnnotationTask.objects.filter(run_id__in=[t.run_id for t in picked])
         .select_related("run")

@@ -143,7 +143,7 @@ def test_a_moderators_edit_is_not_a_late_correction(staff_with, seller):
 # Tables that grow with use: a <select> of one renders every row.
 BIG = {get_user_model(), PrefillRun, Listing, Conversation, Message, PrefillOutcome, EvalCase,
        EvalRun, AnnotationTask}  # fmt: skip
-CHECKED_APPS = {"ai_prefill", "feedback", "listings", "marketplace"}
+CHECKED_APPS = {"ai_prefill", "annotation", "feedback", "listings", "marketplace"}
 
 
 def _forms_of(model_admin, request):
