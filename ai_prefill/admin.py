@@ -15,7 +15,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -49,6 +48,13 @@ from .models import (
 )
 from .prompt_registry import prompt_label_move
 from .schema import DRAFT_FIELDS
+from .selectors import (
+    eval_case_image_get,
+    prompt_label_events_for,
+    prompt_label_get,
+    prompt_versions_for_picker,
+    prompt_versions_get,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -220,9 +226,7 @@ class PromptVersionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Label moves to or from this version")
     def label_history(self, version):
-        events = PromptLabelEvent.objects.filter(
-            Q(from_version=version) | Q(to_version=version)
-        ).select_related("from_version", "to_version", "moved_by")[:20]
+        events = prompt_label_events_for(version=version)
         return render_to_string(
             "admin/ai_prefill/promptversion/_label_history.html",
             {"events": events, "all_url": reverse("admin:ai_prefill_promptlabelevent_changelist")},
@@ -245,21 +249,18 @@ class PromptVersionAdmin(ReadOnlyAdmin):
             self.message_user(request, "Select exactly one version.", messages.WARNING)
             return None
         version = versions[0]
-        current = PromptLabel.objects.filter(name=PromptLabel.PRODUCTION).first()
+        current = prompt_label_get(name=PromptLabel.PRODUCTION)
         if current is not None and current.version_id == version.pk:
             self.message_user(request, f"{version} is production already.", messages.WARNING)
             return None
         if request.POST.get("confirm") != "yes":
             return self._move_confirmation(request, version, current)
-        prompt_label_move(
+        event = prompt_label_move(
             label=PromptLabel.PRODUCTION,
             version=version,
             user=request.user,
             note=request.POST.get("note", "").strip()[:200],
         )
-        event = PromptLabelEvent.objects.select_related("from_version").filter(
-            label=PromptLabel.PRODUCTION
-        )[0]
         before = event.from_version or "no version"
         self.message_user(request, f"Moved production from {before} to {version}.")
         return None
@@ -278,9 +279,9 @@ class PromptVersionAdmin(ReadOnlyAdmin):
 
     def diff_view(self, request):
         _require_view(self, request)
-        choices = PromptVersion.objects.only("id", "name", "content_hash", "created_at")
+        choices = prompt_versions_for_picker()
         a_id, b_id = _int_param(request, "a"), _int_param(request, "b")
-        chosen = PromptVersion.objects.in_bulk([i for i in (a_id, b_id) if i is not None])
+        chosen = prompt_versions_get(ids=[a_id, b_id])
         a, b = chosen.get(a_id), chosen.get(b_id)
         full = request.GET.get("full") == "1"
         context = {
@@ -444,7 +445,7 @@ class EvalCaseAdmin(SimpleHistoryAdmin):
     def image_view(self, request, pk):
         """The case's private photo (?size=thumb for a small one), for staff who may view cases."""
         _require_view(self, request)
-        case = EvalCase.objects.filter(pk=pk).only("pk", "image").first()
+        case = eval_case_image_get(pk=pk)
         if case is None or not case.image or not case.image.storage.exists(case.image.name):
             raise Http404
         if request.GET.get("size") == "thumb":

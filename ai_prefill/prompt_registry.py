@@ -124,20 +124,21 @@ def prompt_version_for_new_run_forget() -> None:
 @transaction.atomic
 def prompt_label_move(
     *, label: str, version: PromptVersion, user=None, note: str = ""
-) -> PromptLabel:
-    """Point a label at a version and record who moved it from where (rollback = move back)."""
+) -> PromptLabelEvent:
+    """Point a label at a version and record who moved it from where (rollback = move back).
+    Returns the recorded move."""
     current = PromptLabel.objects.select_for_update().filter(name=label).first()
     previous = current.version if current else None
-    obj, _ = PromptLabel.objects.update_or_create(
+    PromptLabel.objects.update_or_create(
         name=label, defaults={"version": version, "moved_by": user}
     )
-    PromptLabelEvent.objects.create(
+    event = PromptLabelEvent.objects.create(
         label=label, from_version=previous, to_version=version, moved_by=user, note=note
     )
     # Now for this transaction's own next upload, and again once the move is visible to all.
     _production.forget()
     transaction.on_commit(_production.forget)
-    return obj
+    return event
 
 
 def run_params_for(version: PromptVersion) -> dict:
