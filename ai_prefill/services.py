@@ -127,8 +127,10 @@ def _check_burst(user, now) -> None:
     recent = PrefillRun.objects.filter(user=user, created_at__gt=now - window)
     times = list(recent.order_by("-created_at").values_list("created_at", flat=True)[:count])
     if len(times) >= count:
-        # Allowed again when the oldest of the last `count` runs leaves the window.
-        retry_after = math.ceil((times[-1] + window - now).total_seconds())
+        # Allowed again when the oldest of the last `count` runs leaves the window (a rate of 0
+        # allows nothing: a whole window).
+        oldest = times[-1] if times else now
+        retry_after = math.ceil((oldest + window - now).total_seconds())
         raise PrefillLimitExceeded(
             f"That was {count} AI suggestions in a short time. Wait {retry_after} seconds and try "
             "again, or fill in the form yourself.",

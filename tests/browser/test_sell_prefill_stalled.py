@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 
 from ai_prefill.models import PrefillRun
 from ai_prefill.services import QUEUE_UNAVAILABLE_MESSAGE
+from ai_prefill.tests.factories import start_run
 from listings.views import PREFILL_POLL_MARGIN_SECONDS
 from marketplace.celery import app as celery_app
 from marketplace.sample_images import render_item
@@ -126,14 +127,18 @@ def redis_down(settings):
     conf.task_always_eager = previous
 
 
-@pytest.mark.parametrize("answer", ["quota", "queue-unreachable"])
+@pytest.mark.parametrize("answer", ["quota", "burst", "queue-unreachable"])
 def test_a_refusal_with_a_sentence_is_shown_to_the_seller_as_it_is(
     page, log_in, seller, photo, settings, fake_openai, answer, request
 ):
     if answer == "quota":
         settings.AI_PREFILL_DAILY_QUOTA = 0  # the real 429 of the daily quota
+    elif answer == "burst":
+        settings.AI_PREFILL_BURST_RATE = "1/min"  # the real 429 of the burst limit:
+        start_run(seller)  # the seller's one pre-fill of this minute, a moment ago
     else:
         request.getfixturevalue("redis_down")  # the real 503 of an unreachable task queue
+    calls_before = len(fake_openai.requests)
     open_sell(page, log_in, seller)
 
     with page.expect_response(
@@ -141,16 +146,23 @@ def test_a_refusal_with_a_sentence_is_shown_to_the_seller_as_it_is(
     ) as answered:
         page.get_by_label("Photo of the item").set_input_files(photo)
     response = answered.value
-    assert response.status == (429 if answer == "quota" else 503)
+    assert response.status == (503 if answer == "queue-unreachable" else 429)
     detail = response.json()["detail"]
     expect(status(page)).to_have_class(re.compile(r"\bfailed\b"))
     expect(status(page).locator(".message")).to_have_text(detail)
     if answer == "quota":
-        assert "You have used today's 0 AI suggestions." in detail
+        assert detail.startswith("You have used today's 0 AI suggestions.")
         assert not PrefillRun.objects.exists()
+    elif answer == "burst":
+        assert re.fullmatch(
+            r"That was 1 AI suggestions in a short time\. Wait [0-9]+ seconds and try again, "
+            r"or fill in the form yourself\.",
+            detail,
+        ), detail
+        assert PrefillRun.objects.count() == 1
     else:
         assert detail == QUEUE_UNAVAILABLE_MESSAGE
         assert PrefillRun.objects.get().error_type == "queue_unavailable"
-    assert fake_openai.requests == []
+    assert len(fake_openai.requests) == calls_before, "a refused upload calls no model"
     page.get_by_label("Title").fill("Blue armchair")
     expect(page.get_by_label("Title")).to_have_value("Blue armchair")
