@@ -18,7 +18,6 @@ GIVE_AWAY = {
     "title": "Old chair", "description": "Free to collect.", "category": "furniture",
     "condition": "fair", "brand": None, "color": "brown", "price_eur": 0.0,
 }  # fmt: skip
-VERDICTS = {name: False for name in GIVE_AWAY}
 
 
 @pytest.fixture
@@ -36,9 +35,7 @@ def claimed(seller, django_user_model):
 
 def test_a_give_away_keeps_its_price_of_zero_in_the_eval_set(claimed):
     task, annotator = claimed
-    services.annotation_submit(
-        task=task, annotator=annotator, values=GIVE_AWAY, verdicts=VERDICTS, promote=True
-    )
+    services.annotation_submit(task=task, annotator=annotator, values=GIVE_AWAY, promote=True)
     task.refresh_from_db()
     case = task.promoted_case
     assert case.expected_price_eur == Decimal("0.00"), "0 is a price, not 'no price'"
