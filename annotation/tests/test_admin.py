@@ -511,11 +511,16 @@ def test_annotators_see_only_their_own_annotations(client_for, annotator, second
     assert response.context["cl"].result_count == 0
 
 
-def test_photo_needs_the_view_permission(client_for, seller, task):
+def test_photo_needs_the_view_permission(client_for, seller, staff, staff_with, task):
+    viewer = staff_with("annotation.view_annotationtask")
     seller.is_staff = True
     seller.save()
 
+    shown = client_for(viewer).get(f"{QUEUE}{task.pk}/photo/")
+
+    assert shown.status_code == 200 and shown["Content-Type"] == "image/jpeg"
     assert client_for(seller).get(f"{QUEUE}{task.pk}/photo/").status_code == 403
+    assert client_for(staff).get(f"{QUEUE}{task.pk}/photo/").status_code == 403
 
 
 # --- staff pages ------------------------------------------------------------------------------
