@@ -83,8 +83,17 @@ def buyer(django_user_model):
 
 
 @pytest.fixture
+def superuser(django_user_model):
+    """Holds every permission without being granted any. Only for a test that needs all of
+    them, or that shows even a superuser is refused; never for what staff may do."""
+    return _persona(django_user_model, "root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
 def staff(django_user_model):
-    return _persona(django_user_model, "sam", is_staff=True, is_superuser=True)
+    """A staff member holding no permission: may log in to admin and see nothing there. The
+    "lacking the permission" side of every staff page."""
+    return _persona(django_user_model, "sam", is_staff=True)
 
 
 @pytest.fixture
@@ -106,6 +115,62 @@ def staff_with(django_user_model):
         return django_user_model.objects.get(pk=user.pk)  # no stale permission cache
 
     return make
+
+
+# Staff as the roles get them: each holds exactly what its pages need (see the admins'
+# `has_*_permission`, ai_prefill's `_require_view`, `ai_prefill.selectors._visible_to`, and
+# feedback's `CanViewFeedbackReports`).
+
+RUN_VIEWER_PERMS = ("ai_prefill.view_prefillrun",)
+REPORT_VIEWER_PERMS = ("feedback.view_prefilloutcome",)
+EVAL_ENGINEER_PERMS = (
+    "ai_prefill.view_promptversion",
+    "ai_prefill.view_promptlabelevent",
+    "ai_prefill.view_evalcase",
+    "ai_prefill.add_evalcase",
+    "ai_prefill.change_evalcase",
+    "ai_prefill.view_evalrun",
+)
+MODERATOR_PERMS = (
+    "listings.view_listing",
+    "listings.change_listing",
+    "listings.delete_listing",
+    "listings.view_conversation",
+    "listings.view_message",
+)
+
+
+@pytest.fixture
+def run_viewer(staff_with):
+    """Staff who read the pre-fill run log (admin, and any run through the API)."""
+    return staff_with(*RUN_VIEWER_PERMS, username="rita")
+
+
+@pytest.fixture
+def report_viewer(staff_with):
+    """Staff who read the seller feedback report (admin page, JSON and CSV)."""
+    return staff_with(*REPORT_VIEWER_PERMS, username="rex")
+
+
+@pytest.fixture
+def eval_engineer(staff_with):
+    """Staff who work on prompts and evals: see prompt versions, label moves and eval runs, add
+    and edit eval cases. Moving the production label needs `ai_prefill.change_promptlabel` on
+    top."""
+    return staff_with(*EVAL_ENGINEER_PERMS, username="eve")
+
+
+@pytest.fixture
+def prompt_owner(staff_with):
+    """An eval engineer who may also move the production label (`change_promptlabel`)."""
+    return staff_with(*EVAL_ENGINEER_PERMS, "ai_prefill.change_promptlabel", username="pat")
+
+
+@pytest.fixture
+def moderator(staff_with):
+    """Staff who moderate listings in admin: view, change and delete listings, read
+    conversations and messages."""
+    return staff_with(*MODERATOR_PERMS, username="mo")
 
 
 @pytest.fixture

@@ -75,6 +75,13 @@ class FieldCorrectionInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_view_permission(self, request, obj=None):
+        # The corrections are part of the outcome (the report shows them to the same staff):
+        # whoever may view the outcome sees them on its page, not an outcome that seems to
+        # have none. Django's default asks for `view_fieldcorrection` and hides them silently.
+        may_view_outcome = request.user.has_perm("feedback.view_prefilloutcome")
+        return may_view_outcome or super().has_view_permission(request, obj)
+
 
 @admin.register(PrefillOutcome)
 class PrefillOutcomeAdmin(ReadOnlyAdmin):

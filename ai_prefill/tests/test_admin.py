@@ -6,7 +6,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -91,46 +90,56 @@ def _pages(run_a, run_b, case) -> list[str]:
     ]
 
 
-def test_staff_see_every_page_and_others_are_sent_to_the_login(two_runs, client_for, staff, seller):
+def test_eval_engineers_see_every_page_other_staff_get_403_and_sellers_the_login(
+    two_runs, client_for, eval_engineer, staff, run_viewer, seller
+):
     case = EvalCase.objects.first()
     pages = _pages(*two_runs, case)
-    staff_client, seller_client = client_for(staff), client_for(seller)
+    engineer = client_for(eval_engineer)
+    refused = [client_for(staff), client_for(run_viewer)]  # holding no eval permission
+    seller_client = client_for(seller)
     for url in pages:
-        assert staff_client.get(url).status_code == 200, url
+        assert engineer.get(url).status_code == 200, url
+        for client in refused:
+            assert client.get(url).status_code == 403, url
         response = seller_client.get(url)
         assert response.status_code == 302, url
         assert response["Location"].startswith(reverse("admin:login")), url
 
 
-def test_staff_without_the_view_permission_get_403_on_custom_pages(two_runs, client_for):
+def test_each_custom_page_needs_the_view_permission_of_its_own_model(
+    two_runs, client_for, staff, staff_with
+):
     run_a, run_b = two_runs
-    clerk = _staff_user("clerk")
-    client = client_for(clerk)
     case = EvalCase.objects.first()
-    for url in (
-        reverse("admin:ai_prefill_evalrun_compare") + f"?a={run_a.pk}&b={run_b.pk}",
-        reverse("admin:ai_prefill_promptversion_diff"),
-        reverse("admin:ai_prefill_evalcase_image", args=[case.pk]),
+    compare = reverse("admin:ai_prefill_evalrun_compare") + f"?a={run_a.pk}&b={run_b.pk}"
+    diff = reverse("admin:ai_prefill_promptversion_diff")
+    image = reverse("admin:ai_prefill_evalcase_image", args=[case.pk])
+    for url, perm in (
+        (compare, "ai_prefill.view_evalrun"),
+        (diff, "ai_prefill.view_promptversion"),
+        (image, "ai_prefill.view_evalcase"),
     ):
-        assert client.get(url).status_code == 403, url
+        assert client_for(staff_with(perm)).get(url).status_code == 200, url
+        others = [p for p in EVAL_PAGE_PERMS if p != perm]
+        assert client_for(staff_with(*others)).get(url).status_code == 403, url
+        assert client_for(staff).get(url).status_code == 403, url
 
 
-def _staff_user(username, *perms):
-    from django.contrib.auth import get_user_model
-
-    user = get_user_model().objects.create_user(username=username, password="pw", is_staff=True)
-    for codename in perms:
-        user.user_permissions.add(Permission.objects.get(codename=codename))
-    return user
+EVAL_PAGE_PERMS = (
+    "ai_prefill.view_evalrun",
+    "ai_prefill.view_promptversion",
+    "ai_prefill.view_evalcase",
+)
 
 
 # --- prompt versions: diff and the production label -------------------------------------------
 
 
-def test_the_diff_page_shows_a_changed_line_side_by_side(new_version, client_for, staff):
+def test_the_diff_page_shows_a_changed_line_side_by_side(new_version, client_for, eval_engineer):
     old = prompt_version_production()
     url = reverse("admin:ai_prefill_promptversion_diff") + f"?a={old.pk}&b={new_version.pk}"
-    html = client_for(staff).get(url).content.decode()
+    html = client_for(eval_engineer).get(url).content.decode()
     assert "ZEBRAPRINT" in html
     assert 'class="diff_add"' in html
     assert '"temperature":&nbsp;0.<span class="diff_chg">7</span>' in html
@@ -139,9 +148,11 @@ def test_the_diff_page_shows_a_changed_line_side_by_side(new_version, client_for
     assert f'&rsaquo; <a href="{changelist}">Prompt versions</a>\n&rsaquo; Diff' in html
 
 
-def test_compare_action_redirects_to_the_diff_of_the_two_versions(new_version, client_for, staff):
+def test_compare_action_redirects_to_the_diff_of_the_two_versions(
+    new_version, client_for, eval_engineer
+):
     old = prompt_version_production()
-    response = client_for(staff).post(
+    response = client_for(eval_engineer).post(
         reverse("admin:ai_prefill_promptversion_changelist"),
         {"action": "compare_versions", "_selected_action": [new_version.pk, old.pk]},
     )
@@ -150,10 +161,10 @@ def test_compare_action_redirects_to_the_diff_of_the_two_versions(new_version, c
 
 
 def test_moving_production_asks_first_then_moves_and_records_who_and_from_where(
-    new_version, client_for, staff
+    new_version, client_for, prompt_owner
 ):
     old = prompt_version_production()
-    client = client_for(staff)
+    client = client_for(prompt_owner)
     url = reverse("admin:ai_prefill_promptversion_changelist")
     action = {"action": "move_production_label", "_selected_action": [new_version.pk]}
 
@@ -169,7 +180,7 @@ def test_moving_production_asks_first_then_moves_and_records_who_and_from_where(
     assert (event.from_version, event.to_version, event.moved_by, event.note) == (
         old,
         new_version,
-        staff,
+        prompt_owner,
         "run 12 passed",
     )
     [message] = [str(m) for m in get_messages(done.wsgi_request)]
@@ -179,14 +190,16 @@ def test_moving_production_asks_first_then_moves_and_records_who_and_from_where(
     assert "run 12 passed" in history
 
 
-def test_moving_production_needs_the_change_promptlabel_permission(new_version, client_for, staff):
+def test_moving_production_needs_the_change_promptlabel_permission(
+    new_version, client_for, staff_with, eval_engineer
+):
     url = reverse("admin:ai_prefill_promptversion_changelist")
-    viewer = _staff_user("viewer", "view_promptversion")
     move = {"action": "move_production_label", "_selected_action": [new_version.pk]}
-    client_for(viewer).post(url, {**move, "confirm": "yes"})
-    assert PromptLabel.objects.get(name="production").version != new_version
+    for refused in (staff_with("ai_prefill.view_promptversion"), eval_engineer):
+        client_for(refused).post(url, {**move, "confirm": "yes"})
+        assert PromptLabel.objects.get(name="production").version != new_version
 
-    mover = _staff_user("mover", "view_promptversion", "change_promptlabel")
+    mover = staff_with("ai_prefill.view_promptversion", "ai_prefill.change_promptlabel")
     client_for(mover).post(url, {**move, "confirm": "yes"})
     assert PromptLabel.objects.get(name="production").version == new_version
 
@@ -212,40 +225,40 @@ def _case_form_data(case: EvalCase, **changes) -> dict:
     return {**data, **changes}
 
 
-def test_editing_a_case_records_who_changed_what(client_for, staff):
+def test_editing_a_case_records_who_changed_what(client_for, eval_engineer):
     starter_cases_load()
     case = EvalCase.objects.first()
     before = case.history.count()
-    response = client_for(staff).post(
+    response = client_for(eval_engineer).post(
         reverse("admin:ai_prefill_evalcase_change", args=[case.pk]),
         _case_form_data(case, expected_brand="Acme"),
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert case.history.count() == before + 1
     latest = case.history.first()
-    assert (latest.expected_brand, latest.history_user) == ("Acme", staff)
+    assert (latest.expected_brand, latest.history_user) == ("Acme", eval_engineer)
     assert latest.diff_against(latest.prev_record).changed_fields == ["expected_brand"]
 
 
-def test_adding_a_case_processes_the_photo_and_records_the_author(client_for, staff):
+def test_adding_a_case_processes_the_photo_and_records_the_author(client_for, eval_engineer):
     photo = SimpleUploadedFile("chair.png", render_item(shape="chair", color="red"))
     new = EvalCase(key="staff-red-chair", expected_category="furniture", expected_condition="good")
-    response = client_for(staff).post(
+    response = client_for(eval_engineer).post(
         reverse("admin:ai_prefill_evalcase_add"),
         {**_case_form_data(new, key_attributes='["chair"]'), "photo": photo},
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     case = EvalCase.objects.get(key="staff-red-chair")
-    assert (case.created_by, case.source) == (staff, EvalCase.Source.STAFF)
+    assert (case.created_by, case.source) == (eval_engineer, EvalCase.Source.STAFF)
     with case.image.open("rb") as stored:
         assert stored.read(3) == b"\xff\xd8\xff"  # the processed JPEG, not the PNG upload
     assert len(case.image_sha256) == 64
 
 
-def test_a_case_needs_a_real_photo(client_for, staff):
+def test_a_case_needs_a_real_photo(client_for, eval_engineer):
     new = EvalCase(key="staff-bad", expected_category="furniture", expected_condition="good")
     url = reverse("admin:ai_prefill_evalcase_add")
-    client = client_for(staff)
+    client = client_for(eval_engineer)
     missing = client.post(url, _case_form_data(new))
     assert "A new case needs a photo." in missing.content.decode()
     not_an_image = SimpleUploadedFile("x.jpg", b"hello, not a photo")
@@ -254,25 +267,29 @@ def test_a_case_needs_a_real_photo(client_for, staff):
     assert not EvalCase.objects.filter(key="staff-bad").exists()
 
 
-def test_the_case_image_is_served_to_staff_only(client_for, anon_client, staff, seller):
+def test_the_case_image_is_served_to_staff_who_may_view_cases_only(
+    client_for, anon_client, staff_with, staff, seller
+):
     starter_cases_load()
     case = EvalCase.objects.first()
     url = reverse("admin:ai_prefill_evalcase_image", args=[case.pk])
-    full = client_for(staff).get(url)
+    viewer = client_for(staff_with("ai_prefill.view_evalcase"))
+    full = viewer.get(url)
     assert full.status_code == 200
     assert full["Content-Type"] == "image/jpeg"
-    thumb = client_for(staff).get(url + "?size=thumb")
+    thumb = viewer.get(url + "?size=thumb")
     assert thumb["Content-Type"] == "image/jpeg"
     assert len(thumb.content) < len(b"".join(full.streaming_content))
+    assert client_for(staff).get(url).status_code == 403
     for client in (client_for(seller), anon_client):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("admin:login"))
 
 
-def test_the_case_list_shows_thumbnails_through_the_staff_view(client_for, staff):
+def test_the_case_list_shows_thumbnails_through_the_staff_view(client_for, eval_engineer):
     starter_cases_load()
-    html = client_for(staff).get(reverse("admin:ai_prefill_evalcase_changelist")).content
+    html = client_for(eval_engineer).get(reverse("admin:ai_prefill_evalcase_changelist")).content
     case = EvalCase.objects.order_by("key").first()
     assert reverse("admin:ai_prefill_evalcase_image", args=[case.pk]) in html.decode()
 
@@ -280,9 +297,11 @@ def test_the_case_list_shows_thumbnails_through_the_staff_view(client_for, staff
 # --- eval runs and their comparison -----------------------------------------------------------
 
 
-def test_a_run_page_shows_metrics_and_comparison_as_tables(two_runs, client_for, staff):
+def test_a_run_page_shows_metrics_and_comparison_as_tables(two_runs, client_for, eval_engineer):
     run_a, run_b = two_runs
-    html = client_for(staff).get(reverse("admin:ai_prefill_evalrun_change", args=[run_b.pk]))
+    html = client_for(eval_engineer).get(
+        reverse("admin:ai_prefill_evalrun_change", args=[run_b.pk])
+    )
     html = html.content.decode()
     assert "<th>mean score</th>" in html
     assert "mcnemar_exact" in html and "p (Holm)" in html
@@ -290,9 +309,9 @@ def test_a_run_page_shows_metrics_and_comparison_as_tables(two_runs, client_for,
     assert '"fields"' not in html  # no raw JSON
 
 
-def test_compare_action_redirects_older_as_a(two_runs, client_for, staff):
+def test_compare_action_redirects_older_as_a(two_runs, client_for, eval_engineer):
     run_a, run_b = two_runs
-    response = client_for(staff).post(
+    response = client_for(eval_engineer).post(
         reverse("admin:ai_prefill_evalrun_changelist"),
         {"action": "compare_runs", "_selected_action": [run_b.pk, run_a.pk]},
     )
@@ -301,7 +320,7 @@ def test_compare_action_redirects_older_as_a(two_runs, client_for, staff):
 
 
 def test_comparison_lists_regressions_then_fixes_then_unchanged(
-    two_runs, client_for, staff, django_assert_max_num_queries
+    two_runs, client_for, eval_engineer, django_assert_max_num_queries
 ):
     run_a, run_b = two_runs
     results = list(run_b.results.select_related("case").order_by("case__key"))
@@ -313,7 +332,7 @@ def test_comparison_lists_regressions_then_fixes_then_unchanged(
     unchanged = results[0]
 
     url = reverse("admin:ai_prefill_evalrun_compare") + f"?a={run_a.pk}&b={run_b.pk}"
-    client = client_for(staff)
+    client = client_for(eval_engineer)
     with django_assert_max_num_queries(8):  # 52 cases: no query per case
         html = client.get(url).content.decode()
 
@@ -324,7 +343,7 @@ def test_comparison_lists_regressions_then_fixes_then_unchanged(
     assert "dataset versions differ" not in html
 
 
-def test_comparison_warns_when_the_dataset_versions_differ(two_runs, client_for, staff):
+def test_comparison_warns_when_the_dataset_versions_differ(two_runs, client_for, eval_engineer):
     run_a, run_b = two_runs
     EvalRun.objects.filter(pk=run_a.pk).update(dataset_version="0" * 16)
     dropped = run_a.results.order_by("case__key")[:2]
@@ -332,23 +351,23 @@ def test_comparison_warns_when_the_dataset_versions_differ(two_runs, client_for,
     shared = run_b.results.count() - 2
 
     url = reverse("admin:ai_prefill_evalrun_compare") + f"?a={run_a.pk}&b={run_b.pk}"
-    html = client_for(staff).get(url).content.decode()
+    html = client_for(eval_engineer).get(url).content.decode()
     assert f"compared on the {shared} shared items" in html
     assert "0 items only in A, 2 only in B" in html
 
 
-def test_comparison_of_an_unknown_run_says_so(two_runs, client_for, staff):
+def test_comparison_of_an_unknown_run_says_so(two_runs, client_for, eval_engineer):
     run_a, _ = two_runs
     url = reverse("admin:ai_prefill_evalrun_compare") + f"?a={run_a.pk}&b=999999"
-    response = client_for(staff).get(url)
+    response = client_for(eval_engineer).get(url)
     assert response.status_code == 200
     assert "No eval run with id 999999" in response.content.decode()
 
 
-def test_reverting_a_case_keeps_its_photo_and_hash_together(client_for, staff):
+def test_reverting_a_case_keeps_its_photo_and_hash_together(client_for, eval_engineer):
     starter_cases_load()
     case = EvalCase.objects.first()
-    client = client_for(staff)
+    client = client_for(eval_engineer)
     first_record = case.history.first()
     photo = SimpleUploadedFile("new.png", render_item(shape="ball", color="green"))
     client.post(
@@ -367,10 +386,9 @@ def test_reverting_a_case_keeps_its_photo_and_hash_together(client_for, staff):
         assert hashlib.sha256(stored.read()).hexdigest() == reverted.image_sha256
 
 
-def test_the_run_log_shows_a_run_nobody_finished_as_failed(client_for, seller, django_user_model):
+def test_the_run_log_shows_a_run_nobody_finished_as_failed(client_for, seller, run_viewer):
     """No worker and no beat to sweep: the staff's view of the run log still tells the truth."""
-    viewer = django_user_model.objects.create_user("vic", is_staff=True)
-    viewer.user_permissions.add(Permission.objects.get(codename="view_prefillrun"))
+    viewer = run_viewer
     stale, fresh = start_run(seller), start_run(seller)
     PrefillRun.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(hours=1))
 

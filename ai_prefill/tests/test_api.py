@@ -42,17 +42,20 @@ def test_anonymous_cannot_start_or_read(anon_client, seller):
     assert PrefillRun.objects.count() == 1
 
 
-def test_only_owner_and_staff_read_a_run(client_for, seller, other_seller, staff):
+def test_only_the_owner_and_staff_who_may_view_runs_read_a_run(
+    client_for, seller, other_seller, staff, report_viewer, run_viewer
+):
     run = start_run(seller)
-    assert client_for(other_seller).get(f"/api/prefill/{run.pk}/").status_code == 404
-    assert client_for(other_seller).get(f"/api/prefill/{run.pk}/photo/").status_code == 404
-    assert client_for(seller).get(f"/api/prefill/{run.pk}/").status_code == 200
-    assert client_for(staff).get(f"/api/prefill/{run.pk}/").status_code == 200
-    photo = client_for(seller).get(f"/api/prefill/{run.pk}/photo/")
-    assert photo.status_code == 200 and photo["Content-Type"] == "image/jpeg"
+    for outsider in (other_seller, staff, report_viewer):  # staff without `view_prefillrun`
+        assert client_for(outsider).get(f"/api/prefill/{run.pk}/").status_code == 404
+        assert client_for(outsider).get(f"/api/prefill/{run.pk}/photo/").status_code == 404
+    for reader in (seller, run_viewer):
+        assert client_for(reader).get(f"/api/prefill/{run.pk}/").status_code == 200
+        photo = client_for(reader).get(f"/api/prefill/{run.pk}/photo/")
+        assert photo.status_code == 200 and photo["Content-Type"] == "image/jpeg"
 
 
-def test_status_answer_is_exact_for_owner_and_staff(client_for, seller, staff):
+def test_status_answer_is_exact_for_owner_and_staff(client_for, seller, run_viewer):
     from ai_prefill import execution
 
     run = start_run(seller, shape="ball", color="red")
@@ -68,7 +71,7 @@ def test_status_answer_is_exact_for_owner_and_staff(client_for, seller, staff):
         "poll_after_ms": None,  # finished: nothing more to ask
     }
     assert client_for(seller).get(f"/api/prefill/{run.pk}/").json() == expected
-    assert client_for(staff).get(f"/api/prefill/{run.pk}/").json() == expected
+    assert client_for(run_viewer).get(f"/api/prefill/{run.pk}/").json() == expected
 
 
 def test_a_status_poll_is_three_queries(client_for, seller, django_assert_max_num_queries):
@@ -79,21 +82,24 @@ def test_a_status_poll_is_three_queries(client_for, seller, django_assert_max_nu
         assert client.get(f"/api/prefill/{run.pk}/").json()["status"] == "queued"
 
 
-def test_the_image_the_model_was_sent_is_shown_to_owner_and_staff_only(
-    client_for, seller, other_seller, staff
+def test_the_image_the_model_was_sent_is_shown_to_owner_and_staff_who_may_view_runs_only(
+    client_for, seller, other_seller, staff, run_viewer
 ):
     run = start_run(seller)
     with run.model_image.open("rb") as stored:
         sent = stored.read()
-    for viewer in (seller, staff):
+    for viewer in (seller, run_viewer):
         answer = client_for(viewer).get(f"/api/prefill/{run.pk}/photo/?size=model")
         assert answer.status_code == 200 and b"".join(answer.streaming_content) == sent
-    other = client_for(other_seller).get(f"/api/prefill/{run.pk}/photo/?size=model")
-    assert other.status_code == 404
-    page = client_for(staff).get(f"/admin/ai_prefill/prefillrun/{run.pk}/change/")
+    for outsider in (other_seller, staff):
+        other = client_for(outsider).get(f"/api/prefill/{run.pk}/photo/?size=model")
+        assert other.status_code == 404
+    admin_page = f"/admin/ai_prefill/prefillrun/{run.pk}/change/"
+    page = client_for(run_viewer).get(admin_page)
     assert f"/api/prefill/{run.pk}/photo/?size=model" in page.content.decode()
+    assert client_for(staff).get(admin_page).status_code == 403
     run.model_image.delete(save=True)  # a run from before model images were stored
-    missing = client_for(staff).get(f"/api/prefill/{run.pk}/photo/?size=model")
+    missing = client_for(run_viewer).get(f"/api/prefill/{run.pk}/photo/?size=model")
     assert missing.status_code == 404
 
 

@@ -53,14 +53,14 @@ def test_a_price_of_zero_is_a_price_and_prices_are_read_to_the_cent():
     assert (blank.expected_price_eur, blank.expected_brand) == (None, "")
 
 
-def test_the_hash_is_of_the_stored_bytes_and_provenance_is_kept(staff):
-    case = _create(created_by=staff)
+def test_the_hash_is_of_the_stored_bytes_and_provenance_is_kept(eval_engineer):
+    case = _create(created_by=eval_engineer)
     case.refresh_from_db()
     assert case.image_sha256 == _stored_sha(case)
     assert (case.source, case.created_by, case.history.get().history_user) == (
         "staff",
-        staff,
-        staff,
+        eval_engineer,
+        eval_engineer,
     )
 
 
@@ -80,21 +80,25 @@ def test_invalid_cases_are_refused_and_store_nothing(overrides, message):
     assert _private_files() == set()
 
 
-def test_update_from_an_old_record_keeps_the_stored_photo_and_its_hash(staff):
+def test_update_from_an_old_record_keeps_the_stored_photo_and_its_hash(eval_engineer):
     case = _create()
     stale = EvalCase.objects.get(pk=case.pk)
     stale.image_sha256 = "0" * 64  # what a history record from before a photo change holds
-    updated = eval_case_update(case=stale, actor=staff, changes={"price_eur": 0, "tags": ["x"]})
+    updated = eval_case_update(
+        case=stale, actor=eval_engineer, changes={"price_eur": 0, "tags": ["x"]}
+    )
     updated.refresh_from_db()
     assert updated.image_sha256 == case.image_sha256 == _stored_sha(updated)
     assert (updated.expected_price_eur, updated.tags) == (Decimal("0.00"), ["x"])
-    assert updated.history.first().history_user == staff
+    assert updated.history.first().history_user == eval_engineer
 
 
-def test_update_refuses_provenance(staff):
+def test_update_refuses_provenance(eval_engineer):
     case = _create()
     with pytest.raises(ValidationError, match="cannot be changed: created_by, source"):
-        eval_case_update(case=case, actor=staff, changes={"source": "starter", "created_by": None})
+        eval_case_update(
+            case=case, actor=eval_engineer, changes={"source": "starter", "created_by": None}
+        )
 
 
 def test_the_starter_set_goes_through_the_service():
@@ -141,7 +145,7 @@ def test_staff_who_may_add_cases_add_one_as_themselves(client_for, staff_with):
     assert case.image_sha256 == _stored_sha(case)
 
 
-def test_staff_who_may_only_view_cases_cannot_add_or_change_them(client_for, staff_with, staff):
+def test_staff_who_may_only_view_cases_cannot_add_or_change_them(client_for, staff_with):
     case = _create()
     viewer = client_for(staff_with("ai_prefill.view_evalcase"))
     new = EvalCase(key="nope", expected_category="furniture", expected_condition="good")

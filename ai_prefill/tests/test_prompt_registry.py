@@ -54,7 +54,7 @@ def test_sync_is_idempotent_and_text_or_params_changes_make_new_versions(tmp_pat
     assert PromptVersion.objects.filter(pk__in=[first.pk, by_params.pk, by_text.pk]).count() == 3
 
 
-def test_production_label_stays_until_moved(tmp_path, staff):
+def test_production_label_stays_until_moved(tmp_path, prompt_owner):
     PromptLabel.objects.all().delete()  # migrate registered the repository's prompts already
     PromptLabelEvent.objects.all().delete()
     _write(tmp_path)
@@ -63,17 +63,21 @@ def test_production_label_stays_until_moved(tmp_path, staff):
     _write(tmp_path, instructions="A new idea.")
     second = prompt_versions_sync(tmp_path)[0]
     assert prompt_version_production() == first, "a new file never ships itself"
-    prompt_label_move(label=PromptLabel.PRODUCTION, version=second, user=staff)
+    prompt_label_move(label=PromptLabel.PRODUCTION, version=second, user=prompt_owner)
     assert prompt_version_production() == second
-    prompt_label_move(label=PromptLabel.PRODUCTION, version=first, user=staff)  # rollback
+    prompt_label_move(label=PromptLabel.PRODUCTION, version=first, user=prompt_owner)  # rollback
     assert prompt_version_production() == first
     moves = PromptLabelEvent.objects.filter(label="production").order_by("id")
     history = [(e.from_version, e.to_version, e.moved_by) for e in moves]
-    assert history == [(None, first, None), (first, second, staff), (second, first, staff)]
+    assert history == [
+        (None, first, None),
+        (first, second, prompt_owner),
+        (second, first, prompt_owner),
+    ]
 
 
 def test_uploads_read_the_production_label_once_per_refresh_and_see_a_move_at_once(
-    tmp_path, staff, seller, monkeypatch, django_assert_num_queries
+    tmp_path, prompt_owner, seller, monkeypatch, django_assert_num_queries
 ):
     clock = [1000.0]
     monkeypatch.setattr(memo.time, "monotonic", lambda: clock[0])
@@ -82,7 +86,7 @@ def test_uploads_read_the_production_label_once_per_refresh_and_see_a_move_at_on
         assert [prompt_version_for_new_run() for _ in range(3)] == [first] * 3
     _write(tmp_path, instructions="A new idea.")
     second = prompt_versions_sync(tmp_path)[0]
-    prompt_label_move(label=PromptLabel.PRODUCTION, version=second, user=staff)
+    prompt_label_move(label=PromptLabel.PRODUCTION, version=second, user=prompt_owner)
     assert start_run(seller).prompt_version == second  # this process moved it: no wait
 
     PromptLabel.objects.filter(name=PromptLabel.PRODUCTION).update(version=first)  # elsewhere

@@ -368,8 +368,19 @@ def test_leads_see_a_read_only_task_form_and_cannot_change_or_delete(
     assert task.claimed_by == annotator and task.promote_requested_by is None
 
 
-@pytest.mark.parametrize("persona", ["annotator", "staff"])  # staff: a superuser
-def test_annotators_and_superusers_cannot_change_a_task_either(client_for, request, persona, task):
+@pytest.fixture
+def task_editor(staff_with):
+    """Staff granted the model's change and delete permissions on tasks."""
+    return staff_with(
+        "annotation.view_annotationtask",
+        "annotation.change_annotationtask",
+        "annotation.delete_annotationtask",
+    )
+
+
+# Even holding the change and delete permissions, or every permission (a superuser).
+@pytest.mark.parametrize("persona", ["annotator", "lead", "task_editor", "superuser"])
+def test_nobody_changes_or_deletes_a_task_by_hand(client_for, request, persona, task):
     url = reverse("admin:annotation_annotationtask_change", args=[task.pk])
     client = client_for(request.getfixturevalue(persona))
 
@@ -500,11 +511,16 @@ def test_annotators_see_only_their_own_annotations(client_for, annotator, second
     assert response.context["cl"].result_count == 0
 
 
-def test_photo_needs_the_view_permission(client_for, seller, task):
+def test_photo_needs_the_view_permission(client_for, seller, staff, staff_with, task):
+    viewer = staff_with("annotation.view_annotationtask")
     seller.is_staff = True
     seller.save()
 
+    shown = client_for(viewer).get(f"{QUEUE}{task.pk}/photo/")
+
+    assert shown.status_code == 200 and shown["Content-Type"] == "image/jpeg"
     assert client_for(seller).get(f"{QUEUE}{task.pk}/photo/").status_code == 403
+    assert client_for(staff).get(f"{QUEUE}{task.pk}/photo/").status_code == 403
 
 
 # --- staff pages ------------------------------------------------------------------------------
@@ -547,11 +563,21 @@ def test_leads_see_agreement_and_adjudicate(client_for, lead, annotator, second_
     assert task.promoted_case.created_by == lead
 
 
-def test_sampling_policy_is_edited_by_superusers(client_for, staff, lead):
-    response = client_for(staff).get("/admin/annotation/samplingpolicy/", follow=True)
+def test_sampling_policy_is_edited_by_superusers_only(client_for, superuser, lead, staff_with):
+    response = client_for(superuser).get("/admin/annotation/samplingpolicy/", follow=True)
     refused = client_for(lead).get("/admin/annotation/samplingpolicy/")
+    # The rule is "superusers", not the model's permissions (SamplingPolicyAdmin).
+    holder = staff_with("annotation.view_samplingpolicy", "annotation.change_samplingpolicy")
+    policy_page = reverse(
+        "admin:annotation_samplingpolicy_change", args=[SamplingPolicy.current().pk]
+    )
+    refused_too = [
+        client_for(holder).get("/admin/annotation/samplingpolicy/"),
+        client_for(holder).post(policy_page, {"random_share": "1", "daily_cap": "1"}),
+    ]
 
     assert refused.status_code == 403
+    assert [r.status_code for r in refused_too] == [403, 403]
 
     assert response.status_code == 200
     assert response.redirect_chain[-1][0].endswith(

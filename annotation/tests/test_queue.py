@@ -182,8 +182,9 @@ def test_a_task_cannot_be_promoted_before_review(open_tasks, annotator):
 
 
 def test_two_annotators_who_disagree_go_to_adjudication(
-    open_tasks, annotator, other_annotator, staff
+    open_tasks, annotator, other_annotator, staff_with
 ):
+    lead = staff_with("annotation.change_annotationtask", username="lena")  # who adjudicates
     AnnotationTask.objects.update(required_annotations=2)
     task = services.task_claim_next(annotator=annotator)
     services.annotation_submit(task=task, annotator=annotator, values=VALUES)
@@ -198,9 +199,9 @@ def test_two_annotators_who_disagree_go_to_adjudication(
     )  # fmt: skip
     task.refresh_from_db()
     assert task.status == "disagreement"
-    services.task_adjudicate(task=task, adjudicator=staff, values=VALUES, promote=True)
+    services.task_adjudicate(task=task, adjudicator=lead, values=VALUES, promote=True)
     task.refresh_from_db()
-    assert task.status == "adjudicated" and task.promoted_case.created_by == staff
+    assert task.status == "adjudicated" and task.promoted_case.created_by == lead
 
 
 def test_an_annotator_never_gets_a_task_they_did(open_tasks, annotator):

@@ -290,22 +290,29 @@ def test_query_count_does_not_grow_with_the_data(
 # --- the API ---------------------------------------------------------------------------------
 
 
-def test_api_permissions(anon_client, client_for, seller, staff):
+def test_api_is_for_staff_who_may_view_outcomes(
+    anon_client, client_for, seller, staff, run_viewer, report_viewer
+):
     assert anon_client.get(URL).status_code == 401
-    assert client_for(seller).get(URL).status_code == 403
-    assert client_for(staff).get(URL).status_code == 200
+    for refused in (seller, staff, run_viewer):  # staff without `feedback.view_prefilloutcome`
+        response = client_for(refused).get(URL)
+        assert response.status_code == 403
+        assert response.json()["detail"] == (
+            "Feedback reports are for staff who may view seller outcomes."
+        )
+    assert client_for(report_viewer).get(URL).status_code == 200
 
 
-def test_api_report(dataset, client_for, staff):
-    response = client_for(staff).get(URL, {"start": "2025-03-10", "end": "2025-03-11"})
+def test_api_report(dataset, client_for, report_viewer):
+    response = client_for(report_viewer).get(URL, {"start": "2025-03-10", "end": "2025-03-11"})
     assert response.status_code == 200
     body = response.json()
     assert body["group_by"] == "variant"
     assert _by_label(body)[VARIANT_A]["abandonment_rate"]["n"] == 4
 
 
-def test_api_defaults_to_the_last_30_days_by_variant(client_for, staff):
-    body = client_for(staff).get(URL).json()
+def test_api_defaults_to_the_last_30_days_by_variant(client_for, report_viewer):
+    body = client_for(report_viewer).get(URL).json()
     start, end = date.fromisoformat(body["start"]), date.fromisoformat(body["end"])
     assert (end - start).days == 29
     assert body["group_by"] == "variant"
@@ -321,14 +328,14 @@ def test_api_defaults_to_the_last_30_days_by_variant(client_for, staff):
         ({"start": "2020-01-01", "end": "2025-01-01"}, "The range may span at most 366 days."),
     ],
 )
-def test_api_bad_dates(client_for, staff, params, message):
-    response = client_for(staff).get(URL, params)
+def test_api_bad_dates(client_for, report_viewer, params, message):
+    response = client_for(report_viewer).get(URL, params)
     assert response.status_code == 400
     assert message in str(response.json())
 
 
-def test_api_bad_group_by(client_for, staff):
-    response = client_for(staff).get(URL, {"group_by": "colour"})
+def test_api_bad_group_by(client_for, report_viewer):
+    response = client_for(report_viewer).get(URL, {"group_by": "colour"})
     assert response.status_code == 400
     assert "group_by" in response.json()
     assert "colour is not one of the available choices" in str(response.json())
@@ -339,8 +346,10 @@ def _csv_rows(response) -> list[dict]:
 
 
 @pytest.mark.parametrize("url", [URL + "?format=csv&", "/api/reports/feedback.csv?"])
-def test_csv_export(dataset, client_for, staff, url):
-    response = client_for(staff).get(url + "start=2025-03-10&end=2025-03-11&group_by=variant")
+def test_csv_export(dataset, client_for, report_viewer, url):
+    response = client_for(report_viewer).get(
+        url + "start=2025-03-10&end=2025-03-11&group_by=variant"
+    )
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"] == (
@@ -359,30 +368,32 @@ def test_csv_export(dataset, client_for, staff, url):
     assert rows[1]["thumbs_up_rate"] == "0.5"
 
 
-def test_csv_of_an_empty_range_is_a_header(client_for, staff):
-    response = client_for(staff).get("/api/reports/feedback.csv")
+def test_csv_of_an_empty_range_is_a_header(client_for, report_viewer):
+    response = client_for(report_viewer).get("/api/reports/feedback.csv")
     lines = response.content.decode().splitlines()
     assert len(lines) == 1 and lines[0].startswith("group,runs,succeeded")
 
 
-def test_csv_error_is_readable(client_for, staff):
-    response = client_for(staff).get("/api/reports/feedback.csv", {"group_by": "colour"})
+def test_csv_error_is_readable(client_for, report_viewer):
+    response = client_for(report_viewer).get("/api/reports/feedback.csv", {"group_by": "colour"})
     assert response.status_code == 400
     assert "not one of the available choices" in response.content.decode()
 
 
-def test_csv_quotes_text_a_spreadsheet_would_run(client_for, staff, seller):
+def test_csv_quotes_text_a_spreadsheet_would_run(client_for, report_viewer, seller):
     _run(seller, _version("=cmd"), at=datetime.now(BERLIN))
-    rows = _csv_rows(client_for(staff).get("/api/reports/feedback.csv"))
+    rows = _csv_rows(client_for(report_viewer).get("/api/reports/feedback.csv"))
     assert rows[0]["group"].startswith("'=cmd")
 
 
-def test_csv_is_staff_only(client_for, seller):
-    assert client_for(seller).get("/api/reports/feedback.csv").status_code == 403
+def test_csv_is_for_staff_who_may_view_outcomes_only(client_for, seller, staff, report_viewer):
+    for refused in (seller, staff):
+        assert client_for(refused).get("/api/reports/feedback.csv").status_code == 403
+    assert client_for(report_viewer).get("/api/reports/feedback.csv").status_code == 200
 
 
-def test_openapi_schema_documents_the_report(client_for, staff):
-    schema = client_for(staff).get("/api/schema/", {"format": "json"}).json()
+def test_openapi_schema_documents_the_report(client_for, report_viewer):
+    schema = client_for(report_viewer).get("/api/schema/", {"format": "json"}).json()
     operation = schema["paths"]["/api/reports/feedback/"]["get"]
     assert {p["name"] for p in operation["parameters"]} >= {"start", "end", "group_by", "format"}
     assert set(operation["responses"]["200"]["content"]) == {"application/json", "text/csv"}
@@ -394,8 +405,8 @@ def test_openapi_schema_documents_the_report(client_for, staff):
 REPORT_PAGE = "admin:feedback_prefilloutcome_report"
 
 
-def test_admin_report_page_for_staff(dataset, client_for, staff):
-    response = client_for(staff).get(
+def test_admin_report_page_for_staff_who_may_view_outcomes(dataset, client_for, report_viewer):
+    response = client_for(report_viewer).get(
         reverse(REPORT_PAGE), {"start": "2025-03-10", "end": "2025-03-11", "group_by": "variant"}
     )
     assert response.status_code == 200
@@ -411,15 +422,21 @@ def test_admin_report_page_for_staff(dataset, client_for, staff):
     )
 
 
-def test_admin_report_page_shows_form_errors(client_for, staff):
-    response = client_for(staff).get(reverse(REPORT_PAGE), {"start": "nope"})
+def test_admin_report_page_shows_form_errors(client_for, report_viewer):
+    response = client_for(report_viewer).get(reverse(REPORT_PAGE), {"start": "nope"})
     assert response.status_code == 200
     assert "start: use a date as YYYY-MM-DD." in response.content.decode()
 
 
-def test_admin_report_page_is_staff_only(client_for, seller):
+def test_admin_report_page_is_for_staff_who_may_view_outcomes_only(
+    client_for, seller, staff, staff_with
+):
     response = client_for(seller).get(reverse(REPORT_PAGE))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert client_for(staff).get(reverse(REPORT_PAGE)).status_code == 403
+    # The other feedback records' view permissions are not the report's.
+    others = staff_with("feedback.view_suggestionrating", "feedback.view_fieldcorrection")
+    assert client_for(others).get(reverse(REPORT_PAGE)).status_code == 403
 
 
 def test_chartjs_is_served_from_npm_not_a_cdn():
@@ -429,21 +446,29 @@ def test_chartjs_is_served_from_npm_not_a_cdn():
 
 
 @pytest.mark.parametrize("name", ["suggestionrating", "prefilloutcome", "fieldcorrection"], ids=str)
-def test_admin_lists_are_read_only(dataset, client_for, staff, name):
-    client = client_for(staff)
+def test_admin_lists_are_read_only(dataset, client_for, staff_with, staff, name):
+    # Even staff granted the model's add permission: nobody adds a seller's record by hand.
+    client = client_for(staff_with(f"feedback.view_{name}", f"feedback.add_{name}"))
     assert client.get(reverse(f"admin:feedback_{name}_changelist")).status_code == 200
     assert client.get(reverse(f"admin:feedback_{name}_add")).status_code == 403
+    assert client_for(staff).get(reverse(f"admin:feedback_{name}_changelist")).status_code == 403
 
 
-def test_outcome_page_shows_its_corrections(dataset, client_for, staff):
-    outcome = dataset["A1"].outcome
-    html = client_for(staff).get(reverse("admin:feedback_prefilloutcome_change", args=[outcome.pk]))
+def test_outcome_page_shows_its_corrections_to_staff_who_may_view_outcomes(
+    dataset, client_for, report_viewer, staff
+):
+    """Without `view_fieldcorrection`: the corrections are part of the outcome."""
+    url = reverse("admin:feedback_prefilloutcome_change", args=[dataset["A1"].outcome.pk])
+    html = client_for(report_viewer).get(url)
     assert html.status_code == 200
     assert "price_eur" in html.content.decode()
+    assert client_for(staff).get(url).status_code == 403
+    corrections = reverse("admin:feedback_fieldcorrection_changelist")
+    assert client_for(report_viewer).get(corrections).status_code == 403  # their own list: no
 
 
-def test_admin_report_form_shows_the_default_range(client_for, staff):
-    html = client_for(staff).get(reverse(REPORT_PAGE)).content.decode()
+def test_admin_report_form_shows_the_default_range(client_for, report_viewer):
+    html = client_for(report_viewer).get(reverse(REPORT_PAGE)).content.decode()
     today = timezone.localdate()
     assert f'value="{today.isoformat()}"' in html
     assert f'value="{(today - timedelta(days=29)).isoformat()}"' in html

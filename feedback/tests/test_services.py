@@ -72,7 +72,8 @@ def test_the_comment_is_kept_trimmed(run, seller):
     assert rating.comment == "wrong colour"
 
 
-@pytest.mark.parametrize("who", ["other_seller", "staff"])
+# Staff who may view every run, and a superuser, rate no run that is not theirs either.
+@pytest.mark.parametrize("who", ["other_seller", "run_viewer", "superuser"])
 def test_only_the_runs_seller_may_rate(run, request, who):
     with pytest.raises(PermissionDenied):
         rating_set(run=run, user=request.getfixturevalue(who), rating="up")

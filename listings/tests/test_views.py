@@ -1,4 +1,4 @@
-"""The website by persona: anonymous, seller, other seller, buyer and staff."""
+"""The website by persona: anonymous, seller, other seller, buyer, moderator and superuser."""
 
 from decimal import Decimal
 
@@ -72,7 +72,9 @@ def test_my_listings_shows_only_mine(client_for, seller, other_seller):
     assert "Mine" in page and "Theirs" not in page
 
 
-@pytest.mark.parametrize("persona", ["other_seller", "staff"])
+# Moderators change listings in admin (through the same services), not on the site; nor does a
+# superuser, who holds every permission.
+@pytest.mark.parametrize("persona", ["other_seller", "moderator", "superuser"])
 def test_only_the_owner_edits_marks_sold_or_deletes_on_the_site(
     request, client_for, seller, persona
 ):
@@ -129,7 +131,8 @@ def test_anonymous_cannot_contact(anon_client, seller):
     assert not Conversation.objects.exists()
 
 
-@pytest.mark.parametrize("persona", ["other_seller", "staff"])
+# Moderators read conversations in admin only; the site's page is the two sides' own.
+@pytest.mark.parametrize("persona", ["other_seller", "moderator", "superuser"])
 def test_outsiders_cannot_read_or_write_a_conversation(request, client_for, seller, buyer, persona):
     convo = ConversationFactory(listing=ListingFactory(seller=seller), buyer=buyer)
     MessageFactory(conversation=convo, sender=buyer, body="My phone number is 0123")
@@ -187,15 +190,18 @@ def test_login_and_logout(anon_client, seller):
     assert anon_client.get("/my/listings/").status_code == 302
 
 
-def test_staff_manage_listings_and_messages_in_admin(client_for, staff, seller):
+def test_moderators_manage_listings_and_messages_in_admin(client_for, moderator, staff, seller):
     ListingFactory(seller=seller, title="Admin lamp")
-    client = client_for(staff)
+    client = client_for(moderator)
     for url in (
         "/admin/listings/listing/",
         "/admin/listings/message/",
         "/admin/listings/conversation/",
     ):
         assert client.get(url).status_code == 200
+        assert client_for(staff).get(url).status_code == 403  # staff without the permissions
+        refused = client_for(seller).get(url)
+        assert refused.status_code == 302 and refused["Location"].startswith("/admin/login/")
     page = client.get("/admin/listings/listing/", {"q": "lamp", "status__exact": "active"})
     assert "Admin lamp" in page.content.decode()
 

@@ -138,13 +138,13 @@ REPORT = "/api/reports/feedback/"
         ({"format": "xml"}, "format: Use one of: json, csv."),
     ],
 )
-def test_bad_report_parameters_get_a_400_with_a_sentence(client_for, staff, params, detail):
-    assert _error(client_for(staff).get(REPORT, params), 400)["detail"].startswith(detail)
+def test_bad_report_parameters_get_a_400_with_a_sentence(client_for, report_viewer, params, detail):
+    assert _error(client_for(report_viewer).get(REPORT, params), 400)["detail"].startswith(detail)
 
 
 @pytest.mark.django_db
-def test_a_csv_error_is_the_sentence(client_for, staff):
-    response = client_for(staff).get("/api/reports/feedback.csv", {"group_by": "colour"})
+def test_a_csv_error_is_the_sentence(client_for, report_viewer):
+    response = client_for(report_viewer).get("/api/reports/feedback.csv", {"group_by": "colour"})
     assert response.status_code == 400 and response["Content-Type"].startswith("text/csv")
     assert response.content.decode().splitlines()[0] == "error"
     assert "group_by: Select a valid choice." in response.content.decode()

@@ -108,7 +108,9 @@ def admin_data(seller, settings, tmp_path):
     return {"run": run, "task": task, "eval_runs": (run_a, run_b)}
 
 
-def test_the_admin_works_under_the_policy(page, staff, admin_data):
+def test_the_admin_works_under_the_policy(page, superuser, admin_data):
+    # A superuser: the walk spans every app's admin, a user's change form and the review page
+    # of a task nobody claimed (which only a superuser may open).
     run, task = admin_data["run"], admin_data["task"]
     run_a, run_b = admin_data["eval_runs"]
     listing = ListingFactory(title="Red bike")
@@ -117,8 +119,8 @@ def test_the_admin_works_under_the_policy(page, staff, admin_data):
     console = watched(page)
 
     visit(page, "/admin/login/")
-    page.get_by_label("Username").fill(staff.username)
-    page.get_by_label("Password").fill("pw-" + staff.username)
+    page.get_by_label("Username").fill(superuser.username)
+    page.get_by_label("Password").fill("pw-" + superuser.username)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("link", name="Annotation tasks")).to_be_visible()
 
@@ -140,7 +142,7 @@ def test_the_admin_works_under_the_policy(page, staff, admin_data):
         settle(page)
 
     # The change form's own scripts (the admin's date/time widgets) on an editable model.
-    visit(page, f"/admin/marketplace/user/{staff.pk}/change/")
+    visit(page, f"/admin/marketplace/user/{superuser.pk}/change/")
     page.locator("#id_date_joined_0").locator("xpath=..").get_by_role("link", name="Today").click()
     expect(page.locator("#id_date_joined_0")).not_to_have_value("")
 
