@@ -161,7 +161,7 @@ def test_no_admin_renders_a_select_of_a_big_table(superuser):
     offenders = []
     for model, model_admin in admin.site._registry.items():
         if model._meta.app_label not in CHECKED_APPS:
-            continue  # annotation/admin.py: its own tests (issue 13, point 8)
+            continue
         for form_model, form in _forms_of(model_admin, request):
             for field in form_model._meta.get_fields():
                 if not isinstance(field, models.ForeignKey) or field.related_model not in BIG:
