@@ -22,6 +22,9 @@ SORT_CHOICES = [
 assert {value for value, _ in SORT_CHOICES} == set(SORTS)
 
 
+NARROWING_FILTERS = ("category", "condition", "min_price", "max_price", "sort")
+
+
 class ListingFilterForm(forms.Form):
     """Query-string filters shared by the browse page and GET /api/listings/."""
 
@@ -42,6 +45,11 @@ class ListingFilterForm(forms.Form):
         if low is not None and high is not None and low > high:
             raise forms.ValidationError("The minimum price is above the maximum.")
         return data
+
+    def narrows(self) -> bool:
+        """A filter besides the search words is given, or something is wrong with one: the browse
+        page then shows the filters unfolded on phones too. The words are in the search box."""
+        return bool(self.errors) or any(self.data.get(name) for name in NARROWING_FILTERS)
 
     def to_filters(self) -> ListingFilters:
         data = self.cleaned_data

@@ -1,5 +1,6 @@
 """Reads of listings and conversations. Views and the API call these; nothing here writes."""
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -13,6 +14,15 @@ SEARCH_CONFIG = "english"
 # On PostgreSQL, migration 0004 adds the stored, GIN-indexed column `search_vector`
 # (to_tsvector of title and description); the model does not declare it, Django never writes it.
 MATCHES_SEARCH = "search_vector @@ websearch_to_tsquery(%s::regconfig, %s)"
+
+# Tried in order; group 1 is what word_stem cuts off.
+_PLURAL_ENDINGS = (
+    re.compile(r"(ies)$"),  # batteries -> batter (battery -> batter below)
+    re.compile(r"(?:s|x|z|ch|sh)(es)$"),  # boxes -> box, watches -> watch, glasses -> glass
+    re.compile(r"[^s](s)$"),  # chairs -> chair, cameras -> camera; not glass
+    re.compile(r"[^aeiou](y)$"),  # battery -> batter, baby -> bab; not toy
+)
+_MIN_STEM = 3
 
 SORTS = {
     "newest": ("-created_at", "-id"),
@@ -53,10 +63,34 @@ def _full_text(qs: QuerySet[Listing], text: str) -> QuerySet[Listing]:
         # The user text is a query parameter, never spliced into the SQL.
         matches = RawSQL(MATCHES_SEARCH, (SEARCH_CONFIG, text), output_field=BooleanField())  # noqa: S611
         return qs.filter(matches)
-    # SQLite (embedded default): every word must appear in the title or the description.
+    return _words_search(qs, text)
+
+
+def _words_search(qs: QuerySet[Listing], text: str) -> QuerySet[Listing]:
+    """SQLite (embedded default): every word, cut by `word_stem`, in the title or description."""
     for word in text.split():
-        qs = qs.filter(Q(title__icontains=word) | Q(description__icontains=word))
+        stem = word_stem(word)
+        qs = qs.filter(Q(title__icontains=stem) | Q(description__icontains=stem))
     return qs
+
+
+def word_stem(word: str) -> str:
+    """The start an English noun's singular and plural share: chairs -> chair, boxes -> box,
+    batteries and battery -> batter; the possessive 's goes too.
+
+    Only for the substring (LIKE) search: the text needs no stemming, since a text holding the
+    singular or the plural holds this start. It is always a start of the word itself, so a word
+    never finds less than it did unstemmed; no cut leaves fewer than 3 letters. PostgreSQL stems
+    with its 'english' configuration instead (Snowball), which also knows verb forms.
+    """
+    word = word.lower()
+    for possessive in ("'s", "’s"):
+        word = word.removesuffix(possessive)
+    for pattern in _PLURAL_ENDINGS:
+        match = pattern.search(word)
+        if match and match.start(1) >= _MIN_STEM:
+            return word[: match.start(1)]
+    return word
 
 
 def listing_get(*, pk: int) -> Listing | None:

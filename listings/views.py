@@ -35,7 +35,13 @@ def browse(request):
     return render(
         request,
         "listings/browse.html",
-        {"form": form, "page": page, "query": query.urlencode(), "filters": filters},
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "filters": filters,
+            "filters_open": form.narrows(),
+        },
     )
 
 

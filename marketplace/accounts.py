@@ -1,13 +1,16 @@
 """Sign-up, the API token and the answer to a locked-out login. Log in, log out and password
-reset are Django's own views (django.contrib.auth.urls); django-axes counts failed logins."""
+reset are Django's own views (django.contrib.auth.urls; the reset mail's names and link come from
+PasswordResetView below); django-axes counts failed logins."""
 
 import ipaddress
 import math
+from urllib.parse import urlsplit
 
 from axes.helpers import get_cool_off
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -20,6 +23,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from .api_schema import api_error
+
+SITE_NAME = "Trova"
 
 
 class SignupForm(UserCreationForm):
@@ -48,6 +53,16 @@ def signup(request):
         next_url = _next_url_on_this_site(request)
         return HttpResponseRedirect(next_url) if next_url else redirect("listings:browse")
     return render(request, "registration/signup.html", {"form": form})
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's, with the mail signed by the site and its link on SITE_URL, as every other mail's
+    (without the Sites framework Django would use the request's host for both)."""
+
+    @property
+    def extra_email_context(self) -> dict[str, str]:
+        site_url = urlsplit(settings.SITE_URL)
+        return {"site_name": SITE_NAME, "protocol": site_url.scheme, "domain": site_url.netloc}
 
 
 def _next_url_on_this_site(request) -> str | None:

@@ -148,3 +148,41 @@ def test_signup_over_https_does_not_redirect_to_plain_http(anon_client):
         "/accounts/signup/?next=http://testserver/sell/", SIGNUP, secure=True
     )
     assert response.status_code == 302 and response.url == "/"
+
+
+def _in_site_layout(response) -> str:
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert '<a class="brand" href="/">Trova</a>' in page  # the site's header, not the admin's
+    assert "Django administration" not in page
+    assert 'href="/admin/"' not in page
+    return page
+
+
+def test_password_reset_pages_and_mail_are_the_sites(anon_client, seller, settings, mailoutbox):
+    settings.SITE_URL = "https://trova.example"
+    assert "Reset your password" in _in_site_layout(anon_client.get("/accounts/password_reset/"))
+
+    done = anon_client.post("/accounts/password_reset/", {"email": seller.email}, follow=True)
+    assert "Check your email" in _in_site_layout(done)
+
+    [mail] = mailoutbox
+    assert mail.subject == "Reset your Trova password"
+    assert mail.body.rstrip().endswith("The Trova team")
+    assert "testserver" not in mail.body  # the link is on SITE_URL, not the request's host
+    link = next(w for w in mail.body.split() if w.startswith("https://trova.example/accounts/"))
+
+    confirm = anon_client.get(link.removeprefix("https://trova.example"), follow=True)
+    assert "Choose a new password" in _in_site_layout(confirm)
+
+    new_password = "a-new-trova-password-42"
+    complete = anon_client.post(
+        confirm.redirect_chain[-1][0],
+        {"new_password1": new_password, "new_password2": new_password},
+        follow=True,
+    )
+    assert "Password changed" in _in_site_layout(complete)
+    log_in = Client().post(
+        "/accounts/login/", {"username": seller.username, "password": new_password}
+    )
+    assert log_in.status_code == 302

@@ -145,3 +145,40 @@ def test_buyer_finds_contacts_seller_and_seller_replies(
     # The buyer sees the answer in the same conversation.
     page.reload()
     expect(page.locator("ol.chat > li .body")).to_have_text([question, answer])
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_filters_fold_above_the_results_on_a_phone(new_page):
+    ListingFactory(title="Office chair", category=Category.FURNITURE)
+    phone = new_page()
+    phone.set_viewport_size(PHONE)
+    phone.goto("/")
+    category = phone.locator("#filters").get_by_label("Category")
+    expect(category).to_be_hidden()
+    card = phone.locator(".listing-card").first
+    expect(card).to_be_in_viewport()
+    assert card.bounding_box()["y"] < PHONE["height"] / 2  # the results come first
+
+    phone.get_by_text("Filters", exact=True).click()
+    expect(category).to_be_visible()
+    category.select_option(label="Furniture")
+    phone.get_by_role("button", name="Apply").click()
+    # A filter is on: it stays in sight, so the buyer sees why the results are what they are.
+    expect(phone).to_have_url(re.compile(r"category=furniture"))
+    expect(category).to_be_visible()
+    expect(category).to_have_value("furniture")
+
+    phone.goto("/?q=chair")  # search words alone are in the search box at the top
+    expect(category).to_be_hidden()
+    phone.goto("/?min_price=abc")  # so is a filter with an error, to show the error
+    expect(category).to_be_visible()
+
+
+def test_filters_are_open_beside_the_results_on_a_wide_screen(new_page):
+    ListingFactory(title="Office chair")
+    wide = new_page()
+    wide.set_viewport_size({"width": 1280, "height": 800})
+    wide.goto("/")
+    expect(wide.locator("#filters").get_by_label("Category")).to_be_visible()
