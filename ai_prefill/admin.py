@@ -10,6 +10,7 @@ import contextlib
 import difflib
 import json
 import uuid
+from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin, messages
@@ -89,6 +90,17 @@ def _require_view(model_admin, request) -> None:
 
 # --- the run log ------------------------------------------------------------------------------
 
+# What apps above this one know about a run (the seller's rating from feedback, the listing made
+# from it from listings) is shown on the run page through this hook, since ai_prefill imports
+# none of them: each registers, from its own admin.py, a title and a function of the run that
+# returns safe HTML ("" when it has nothing to say).
+RunPageSection = Callable[[PrefillRun], str]
+_run_page_sections: dict[str, RunPageSection] = {}
+
+
+def run_page_section_register(*, title: str, render: RunPageSection) -> None:
+    _run_page_sections[title] = render
+
 
 class AttemptInline(admin.TabularInline):
     model = PrefillAttempt
@@ -135,6 +147,7 @@ class PrefillRunAdmin(ReadOnlyAdmin):
                 )
             },
         ),
+        ("Seller and listing", {"fields": ("seller_and_listing",)}),
         ("Raw response", {"fields": ("raw_pretty",)}),
     )
     readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
@@ -172,6 +185,16 @@ class PrefillRunAdmin(ReadOnlyAdmin):
         url = reverse("prefill-photo", args=[run.pk]) + "?size=model"
         sent = f" ({run.image_bytes_sent:,} bytes sent)" if run.image_bytes_sent else ""
         return format_html('<p><a href="{}">The image the model was sent</a>{}</p>', url, sent)
+
+    @admin.display(description="From feedback and listings")
+    def seller_and_listing(self, run):
+        sections = [(title, render(run)) for title, render in _run_page_sections.items()]
+        return (
+            format_html_join(
+                "", "<p><strong>{}:</strong> {}</p>", [(t, html) for t, html in sections if html]
+            )
+            or "–"
+        )
 
     @admin.display(description="Params")
     def params_pretty(self, run):

@@ -20,6 +20,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
 from ai_prefill.schema import DRAFT_FIELDS
+from feedback.selectors import ratings_for_run
 from marketplace.taxonomy import Category, Condition
 
 from . import selectors, services
@@ -319,6 +320,7 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
             "draft": draft,
             "seller": seller,
             "published": seller is not None,
+            "ratings": ratings_for_run(run_id=task.run_id),
             "form": form,
             "rows": rows,
             "photo_url": reverse("admin:annotation_task_photo", args=[task.pk]),

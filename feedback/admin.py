@@ -9,9 +9,12 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
+
+from ai_prefill.admin import run_page_section_register
 
 from .models import FieldCorrection, PrefillOutcome, SuggestionRating
 from .reports import (
@@ -21,7 +24,7 @@ from .reports import (
     report_headline_rows,
     report_time_rows,
 )
-from .selectors import GROUP_BY_CHOICES, feedback_report
+from .selectors import GROUP_BY_CHOICES, feedback_report, ratings_for_run
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -140,3 +143,21 @@ class FieldCorrectionAdmin(ReadOnlyAdmin):
     date_hierarchy = "recorded_at"
     raw_id_fields = ("outcome",)
     show_full_result_count = False
+
+
+def _run_page_rating(run) -> str:
+    """The seller's thumbs and comment, for the run's admin page (ai_prefill's hook)."""
+    ratings = ratings_for_run(run_id=run.pk)
+    if not ratings:
+        return "not rated"
+    return format_html_join(
+        mark_safe("<br>"),
+        "{} by {}{}",
+        (
+            (r.get_rating_display(), r.user, format_html(" — “{}”", r.comment) if r.comment else "")
+            for r in ratings
+        ),
+    )
+
+
+run_page_section_register(title="Seller's rating", render=_run_page_rating)
