@@ -461,6 +461,7 @@ def test_annotators_do_not_get_the_promote_action(client_for, annotator, task):
         "/admin/ai_prefill/prefillrun/",
         "/admin/ai_prefill/evalrun/",
         "/admin/feedback/prefilloutcome/report/",
+        "/admin/feedback/feedbackreport/",
         "/api/reports/feedback/",
         AGREEMENT,
         QUEUE + "adjudicate/",
