@@ -464,6 +464,7 @@ def test_annotators_do_not_get_the_promote_action(client_for, annotator, task):
         "/admin/feedback/feedbackreport/",
         "/api/reports/feedback/",
         AGREEMENT,
+        "/admin/annotation/agreementreport/",
         QUEUE + "adjudicate/",
         "/admin/annotation/samplingpolicy/",
     ],
@@ -625,3 +626,17 @@ def test_review_page_says_when_the_seller_did_not_rate(client_for, annotator, ta
     assert (
         "The seller did not rate the suggestion." in client.get(_review_url(task)).content.decode()
     )
+
+
+def test_the_agreement_report_has_its_own_entry_in_the_admin_index(client_for, lead, annotator):
+    report = "/admin/annotation/agreementreport/"
+    entry = f'<a href="{report}">Agreement and throughput reports</a>'
+    lead_client = client_for(lead)
+    for index in ("/admin/", "/admin/annotation/"):
+        assert entry in lead_client.get(index).content.decode()
+    page = lead_client.get(report)
+    assert page.status_code == 200
+    assert b"Cohen's kappa" in page.content and "throughput" in page.context
+    annotator_client = client_for(annotator)
+    assert "Agreement and throughput" not in annotator_client.get("/admin/").content.decode()
+    assert annotator_client.get(report).status_code == 403
