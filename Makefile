@@ -38,8 +38,19 @@ evals: $(VENV)/.runtime
 	DATABASE_URL=sqlite:///$(EVAL_DB) REDIS_URL= $(RUN_ENV) AI_PROVIDER=baseline $(PY) manage.py run_evals \
 		--provider baseline --format table,json,junit,markdown --output-dir reports/evals
 
+# At a terminal it asks; without one (a script, CI, docker exec without -t) it takes the account
+# from DJANGO_SUPERUSER_USERNAME, DJANGO_SUPERUSER_EMAIL and DJANGO_SUPERUSER_PASSWORD
+# (createsuperuser --noinput), and fails with a sentence if they are missing.
 superuser: $(VENV)/.runtime
-	$(RUN_ENV) $(PY) manage.py createsuperuser
+	@if [ -t 0 ] && [ -z "$$DJANGO_SUPERUSER_PASSWORD" ]; then \
+		$(RUN_ENV) $(PY) manage.py createsuperuser; \
+	elif [ -n "$$DJANGO_SUPERUSER_USERNAME" ] && [ -n "$$DJANGO_SUPERUSER_PASSWORD" ]; then \
+		$(RUN_ENV) $(PY) manage.py createsuperuser --noinput; \
+	else \
+		echo "make superuser: no terminal to ask in; set DJANGO_SUPERUSER_USERNAME," \
+			"DJANGO_SUPERUSER_EMAIL and DJANGO_SUPERUSER_PASSWORD" >&2; \
+		exit 1; \
+	fi
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

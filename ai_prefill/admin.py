@@ -10,6 +10,7 @@ import contextlib
 import difflib
 import json
 import uuid
+from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin, messages
@@ -19,6 +20,7 @@ from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirec
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
@@ -89,6 +91,17 @@ def _require_view(model_admin, request) -> None:
 
 # --- the run log ------------------------------------------------------------------------------
 
+# What apps above this one know about a run (the seller's rating from feedback, the listing made
+# from it from listings) is shown on the run page through this hook, since ai_prefill imports
+# none of them: each registers, from its own admin.py, a title and a function of the run that
+# returns safe HTML ("" when it has nothing to say).
+RunPageSection = Callable[[PrefillRun], str]
+_run_page_sections: dict[str, RunPageSection] = {}
+
+
+def run_page_section_register(*, title: str, render: RunPageSection) -> None:
+    _run_page_sections[title] = render
+
 
 class AttemptInline(admin.TabularInline):
     model = PrefillAttempt
@@ -103,9 +116,11 @@ class AttemptInline(admin.TabularInline):
 
 @admin.register(PrefillRun)
 class PrefillRunAdmin(ReadOnlyAdmin):
+    # Paired columns (status and error, model and prompt, tokens in and out) and short headers,
+    # so that every column fits a 1440 px screen beside the navigation and the filters.
     list_display = (
-        "created_at", "thumb", "user", "status", "error_type", "model", "prompt_version",
-        "attempts", "provider_latency_ms", "input_tokens", "output_tokens", "cost_usd",
+        "created", "thumb", "user", "status_and_error", "variant",
+        "attempts", "latency", "tokens", "cost",
     )  # fmt: skip
     list_filter = ("status", "error_type", "provider", "model", "prompt_version", "created_at")
     search_fields = ("id", "user__username", "user__email", "image_sha256", "error_message")
@@ -135,6 +150,7 @@ class PrefillRunAdmin(ReadOnlyAdmin):
                 )
             },
         ),
+        ("Seller and listing", {"fields": ("seller_and_listing",)}),
         ("Raw response", {"fields": ("raw_pretty",)}),
     )
     readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
@@ -148,6 +164,40 @@ class PrefillRunAdmin(ReadOnlyAdmin):
         with contextlib.suppress(ValueError):  # not a run id: the admin says it does not exist
             prefill_runs_fail_stale(run_ids=[uuid.UUID(object_id)])
         return super().change_view(request, object_id, form_url, extra_context)
+
+    class Media:
+        css = {"all": ["ai_prefill/run_list.css"]}
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, run):
+        moment = timezone.localtime(run.created_at)
+        return _two_lines(moment.strftime("%Y-%m-%d"), moment.strftime("%H:%M:%S"))
+
+    @admin.display(description="status", ordering="status")
+    def status_and_error(self, run):
+        return _two_lines(run.get_status_display(), run.get_error_type_display())
+
+    @admin.display(description="model / prompt", ordering="model")
+    def variant(self, run):
+        return _two_lines(run.model, run.prompt_version)
+
+    @admin.display(description="latency", ordering="provider_latency_ms")
+    def latency(self, run):
+        ms = run.provider_latency_ms
+        if ms is None:
+            return "–"
+        return f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+    @admin.display(description="tokens in / out", ordering="input_tokens")
+    def tokens(self, run):
+        if run.input_tokens is None and run.output_tokens is None:
+            return "–"
+        counts = [f"{n:,}" if n is not None else "–" for n in (run.input_tokens, run.output_tokens)]
+        return _two_lines(*counts)
+
+    @admin.display(description="cost", ordering="cost_usd")
+    def cost(self, run):
+        return "–" if run.cost_usd is None else f"${run.cost_usd:.6f}"
 
     @admin.display(description="")
     def thumb(self, run):
@@ -173,6 +223,16 @@ class PrefillRunAdmin(ReadOnlyAdmin):
         sent = f" ({run.image_bytes_sent:,} bytes sent)" if run.image_bytes_sent else ""
         return format_html('<p><a href="{}">The image the model was sent</a>{}</p>', url, sent)
 
+    @admin.display(description="From feedback and listings")
+    def seller_and_listing(self, run):
+        sections = [(title, render(run)) for title, render in _run_page_sections.items()]
+        return (
+            format_html_join(
+                "", "<p><strong>{}:</strong> {}</p>", [(t, html) for t, html in sections if html]
+            )
+            or "–"
+        )
+
     @admin.display(description="Params")
     def params_pretty(self, run):
         return format_html("<pre>{}</pre>", _pretty(run.params))
@@ -183,6 +243,13 @@ class PrefillRunAdmin(ReadOnlyAdmin):
 
 
 # --- prompt versions and the production label -------------------------------------------------
+
+
+def _two_lines(first, second) -> str:
+    """A list cell holding two values: the second smaller, under the first (left out if empty)."""
+    if not second:
+        return format_html("{}", first)
+    return format_html('{}<br><span class="quiet">{}</span>', first, second)
 
 
 def _diff_url(a_id, b_id) -> str:

@@ -20,10 +20,11 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
 from ai_prefill.schema import DRAFT_FIELDS
+from feedback.selectors import ratings_for_run
 from marketplace.taxonomy import Category, Condition
 
 from . import selectors, services
-from .models import Annotation, AnnotationTask, SamplingPolicy
+from .models import AgreementReport, Annotation, AnnotationTask, SamplingPolicy
 
 Status = AnnotationTask.Status
 
@@ -319,6 +320,7 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
             "draft": draft,
             "seller": seller,
             "published": seller is not None,
+            "ratings": ratings_for_run(run_id=task.run_id),
             "form": form,
             "rows": rows,
             "photo_url": reverse("admin:annotation_task_photo", args=[task.pk]),
@@ -391,14 +393,7 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
     def agreement_view(self, request):
         if not _is_lead(request):
             raise PermissionDenied
-        context = {
-            **self._context(request, "Annotation agreement and throughput"),
-            "fields": selectors.agreement_by_field(),
-            "throughput": selectors.throughput_by_annotator(days=7),
-            "counts": selectors.queue_counts(),
-            "status_labels": dict(Status.choices),
-        }
-        return TemplateResponse(request, "admin/annotation/annotationtask/agreement.html", context)
+        return _agreement_page(request, self._context(request, AGREEMENT_TITLE))
 
     def adjudicate_list_view(self, request):
         if not _is_lead(request):
@@ -460,6 +455,52 @@ def _labelled(table: dict) -> dict:
 
 
 # --- annotations, read-only -------------------------------------------------------------------
+
+
+AGREEMENT_TITLE = "Annotation agreement and throughput"
+
+
+def _agreement_page(request, context: dict) -> TemplateResponse:
+    context = {
+        **context,
+        "fields": selectors.agreement_by_field(),
+        "throughput": selectors.throughput_by_annotator(days=7),
+        "counts": selectors.queue_counts(),
+        "status_labels": dict(Status.choices),
+    }
+    return TemplateResponse(request, "admin/annotation/annotationtask/agreement.html", context)
+
+
+@admin.register(AgreementReport)
+class AgreementReportAdmin(admin.ModelAdmin):
+    """The agreement and throughput page as an entry of the admin index, for leads: the only
+    address of this admin is its changelist, which is that page."""
+
+    def has_view_permission(self, request, obj=None):
+        return _is_lead(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.changelist_view)
+        return [path("", view, name="annotation_agreementreport_changelist")]
+
+    def changelist_view(self, request, extra_context=None):
+        if not _is_lead(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": AnnotationTask._meta,  # breadcrumbs: the queue it reports on
+            "title": AGREEMENT_TITLE,
+        }
+        return _agreement_page(request, context)
 
 
 @admin.register(Annotation)

@@ -98,6 +98,16 @@ class AnnotationTask(models.Model):
         return f"task {self.pk} ({self.get_reason_display()})"
 
 
+class AgreementReport(AnnotationTask):
+    """No table of its own: the admin index entry of the agreement and throughput page (its
+    changelist is that page), for leads; no permissions of its own either."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        verbose_name = "agreement and throughput report"
+
+
 class Annotation(models.Model):
     """One person's review of a task: the right value for every field, and the verdict that
     follows from it (annotation.services.annotation_verdicts)."""

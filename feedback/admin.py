@@ -1,19 +1,23 @@
 """Seller feedback in admin: read-only records, and the feedback report page.
 
-Ratings, outcomes and corrections are what sellers did; nobody edits them here. The report is a
-custom page of the outcomes' admin (`get_urls()` + `admin_site.admin_view()`): staff only, and it
-also needs the view permission on outcomes.
+Ratings, outcomes and corrections are what sellers did; nobody edits them here. The report has
+its own entry in the admin index: the changelist of `FeedbackReport`, a proxy of outcomes with no
+permissions of its own (staff only, and it needs the view permission on outcomes).
 """
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
-from .models import FieldCorrection, PrefillOutcome, SuggestionRating
+from ai_prefill.admin import run_page_section_register
+
+from .models import FeedbackReport, FieldCorrection, PrefillOutcome, SuggestionRating
 from .reports import (
     ReportParamsForm,
     report_charts,
@@ -21,7 +25,7 @@ from .reports import (
     report_headline_rows,
     report_time_rows,
 )
-from .selectors import GROUP_BY_CHOICES, feedback_report
+from .selectors import GROUP_BY_CHOICES, feedback_report, ratings_for_run
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -98,9 +102,10 @@ class PrefillOutcomeAdmin(ReadOnlyAdmin):
     inlines = [FieldCorrectionInline]
 
     def get_urls(self):
+        # The report's old address, from before it had its own index entry (bookmarks).
         report = path(
             "report/",
-            self.admin_site.admin_view(self.report_view),
+            self.admin_site.admin_view(self.report_redirect),
             name="feedback_prefilloutcome_report",
         )
         return [report, *super().get_urls()]
@@ -109,31 +114,67 @@ class PrefillOutcomeAdmin(ReadOnlyAdmin):
     def run_model(self, outcome):
         return outcome.run.model
 
-    def report_view(self, request):
+    def report_redirect(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        url = reverse("admin:feedback_feedbackreport_changelist")
+        query = request.GET.urlencode()
+        return HttpResponseRedirect(f"{url}?{query}" if query else url)
+
+
+@admin.register(FeedbackReport)
+class FeedbackReportAdmin(admin.ModelAdmin):
+    """The feedback report as an entry of the admin index: its changelist is the report page.
+
+    Only that one address exists (no add, change or delete pages); it needs the view permission
+    on outcomes, the records the report is made from.
+    """
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("feedback.view_prefilloutcome")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        view = self.admin_site.admin_view(self.changelist_view)
+        return [path("", view, name=f"{info[0]}_{info[1]}_changelist")]
+
+    def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):
             raise PermissionDenied
         form = ReportParamsForm(request.GET)
         context = {
             **self.admin_site.each_context(request),
-            "opts": self.model._meta,
+            "opts": self.opts,
             "title": "Feedback report",
             "form": form,
         }
         if form.is_valid():
-            report = feedback_report(**form.cleaned_data)
-            params = {k: str(form.cleaned_data[k]) for k in ("start", "end", "group_by")}
-            context.update(
-                form=ReportParamsForm(params),  # shows the dates in effect, defaults included
-                report=report,
-                group_by_label=GROUP_BY_CHOICES[report["group_by"]],
-                headline_rows=report_headline_rows(report),
-                field_rows=report_field_rows(report),
-                time_rows=report_time_rows(report),
-                charts=report_charts(report),
-                csv_url=reverse("feedback-report-csv") + "?" + urlencode(params),
-                json_url=reverse("feedback-report") + "?" + urlencode(params),
-            )
-        return TemplateResponse(request, "admin/feedback/prefilloutcome/report.html", context)
+            context.update(self._report_context(form.cleaned_data))
+        return TemplateResponse(request, "admin/feedback/feedbackreport/report.html", context)
+
+    def _report_context(self, cleaned: dict) -> dict:
+        report = feedback_report(**cleaned)
+        params = {k: str(cleaned[k]) for k in ("start", "end", "group_by")}
+        return {
+            "form": ReportParamsForm(params),  # shows the dates in effect, defaults included
+            "report": report,
+            "group_by_label": GROUP_BY_CHOICES[report["group_by"]],
+            "headline_rows": report_headline_rows(report),
+            "field_rows": report_field_rows(report),
+            "time_rows": report_time_rows(report),
+            "charts": report_charts(report),
+            "csv_url": reverse("feedback-report-csv") + "?" + urlencode(params),
+            "json_url": reverse("feedback-report") + "?" + urlencode(params),
+        }
 
 
 @admin.register(FieldCorrection)
@@ -147,3 +188,21 @@ class FieldCorrectionAdmin(ReadOnlyAdmin):
     date_hierarchy = "recorded_at"
     raw_id_fields = ("outcome",)
     show_full_result_count = False
+
+
+def _run_page_rating(run) -> str:
+    """The seller's thumbs and comment, for the run's admin page (ai_prefill's hook)."""
+    ratings = ratings_for_run(run_id=run.pk)
+    if not ratings:
+        return "not rated"
+    return format_html_join(
+        mark_safe("<br>"),
+        "{} by {}{}",
+        (
+            (r.get_rating_display(), r.user, format_html(" — “{}”", r.comment) if r.comment else "")
+            for r in ratings
+        ),
+    )
+
+
+run_page_section_register(title="Seller's rating", render=_run_page_rating)

@@ -56,6 +56,16 @@ class PrefillOutcome(models.Model):
         return f"{self.run_id}: {self.status}"
 
 
+class FeedbackReport(PrefillOutcome):
+    """No table of its own: the admin index entry of the feedback report (its changelist is the
+    report). No permissions of its own either: who may view outcomes may view the report."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        verbose_name = "feedback report"
+
+
 class FieldCorrection(models.Model):
     """One field of one run: what was suggested, what the seller kept, how different they are."""
 

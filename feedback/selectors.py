@@ -400,3 +400,12 @@ def rating_get(*, run_id, user) -> SuggestionRating | None:
     if run_id is None:
         return None
     return SuggestionRating.objects.filter(run_id=run_id, user=user).first()
+
+
+def ratings_for_run(*, run_id) -> list[SuggestionRating]:
+    """Every rating of one run (its seller's, in practice one), newest first, with the rater."""
+    return list(
+        SuggestionRating.objects.filter(run_id=run_id)
+        .select_related("user")
+        .order_by("-updated_at")
+    )

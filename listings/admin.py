@@ -9,12 +9,15 @@ conversations are created by their users on the site, not here.
 
 from django import forms
 from django.contrib import admin
+from django.urls import reverse
 from django.utils.html import format_html
 
+from ai_prefill.admin import run_page_section_register
 from marketplace.money import format_eur
 
 from .forms import PhotoField
 from .models import Conversation, Listing, Message
+from .selectors import listing_for_run
 from .services import EDITABLE_FIELDS, listing_delete, listing_mark_sold, listing_update
 
 
@@ -144,3 +147,20 @@ class MessageAdmin(NoHandEditsAdmin):
     @admin.display(description="Message")
     def short_body(self, obj):
         return obj.body[:80]
+
+
+def _run_page_listing(run) -> str:
+    """The listing made from the run, for the run's admin page (ai_prefill's hook)."""
+    listing = listing_for_run(run_id=run.pk)
+    if listing is None:
+        return "none made from this run"
+    return format_html(
+        '<a href="{}">{}</a> ({}, <a href="{}">on the site</a>)',
+        reverse("admin:listings_listing_change", args=[listing.pk]),
+        listing.title,
+        listing.get_status_display(),
+        listing.get_absolute_url(),
+    )
+
+
+run_page_section_register(title="Listing", render=_run_page_listing)

@@ -135,3 +135,8 @@ def conversation_messages(*, conversation: Conversation) -> QuerySet[Message]:
 
 def conversation_find(*, listing: Listing, buyer) -> Conversation | None:
     return Conversation.objects.filter(listing=listing, buyer=buyer).first()
+
+
+def listing_for_run(*, run_id) -> Listing | None:
+    """The listing made from a pre-fill run, if any (sold and removed ones too)."""
+    return Listing.objects.filter(prefill_run_id=run_id).first()

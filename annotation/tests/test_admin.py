@@ -16,7 +16,7 @@ from ai_prefill.tests.factories import start_run
 from annotation.models import Annotation, AnnotationTask, SamplingPolicy
 from annotation.sampling import runs_sample_for_annotation
 from annotation.services import annotation_submit, task_claim_next
-from feedback.services import outcome_record_publish
+from feedback.services import outcome_record_publish, rating_set
 
 pytestmark = pytest.mark.django_db
 
@@ -472,8 +472,10 @@ def test_annotators_do_not_get_the_promote_action(client_for, annotator, task):
         "/admin/ai_prefill/prefillrun/",
         "/admin/ai_prefill/evalrun/",
         "/admin/feedback/prefilloutcome/report/",
+        "/admin/feedback/feedbackreport/",
         "/api/reports/feedback/",
         AGREEMENT,
+        "/admin/annotation/agreementreport/",
         QUEUE + "adjudicate/",
         "/admin/annotation/samplingpolicy/",
     ],
@@ -629,3 +631,38 @@ def test_the_claim_filter_of_the_queue(client_for, annotator, second_annotator, 
     assert shown("mine") == {first.pk}
     assert shown("held") == {first.pk}
     assert shown("free") == {second.pk, free.pk}, "an expired lease frees the task"
+
+
+def test_review_page_shows_the_sellers_thumbs_down_comment(client_for, annotator, seller):
+    run = _finished_run(seller, shape="bike", color="red")
+    rating_set(run=run, user=seller, rating="down", comment="It is a red bike, not a <chair>")
+    [task] = _sample()
+    client = client_for(annotator)
+    assert client.post(NEXT)["Location"] == _review_url(task)
+    html = client.get(_review_url(task)).content.decode()
+    assert (
+        "The seller rated the suggestion 👎 Not helpful: “It is a red bike, not a &lt;chair&gt;”."
+        in html
+    )
+
+
+def test_review_page_says_when_the_seller_did_not_rate(client_for, annotator, task):
+    client = client_for(annotator)
+    client.post(NEXT)
+    assert (
+        "The seller did not rate the suggestion." in client.get(_review_url(task)).content.decode()
+    )
+
+
+def test_the_agreement_report_has_its_own_entry_in_the_admin_index(client_for, lead, annotator):
+    report = "/admin/annotation/agreementreport/"
+    entry = f'<a href="{report}">Agreement and throughput reports</a>'
+    lead_client = client_for(lead)
+    for index in ("/admin/", "/admin/annotation/"):
+        assert entry in lead_client.get(index).content.decode()
+    page = lead_client.get(report)
+    assert page.status_code == 200
+    assert b"Cohen's kappa" in page.content and "throughput" in page.context
+    annotator_client = client_for(annotator)
+    assert "Agreement and throughput" not in annotator_client.get("/admin/").content.decode()
+    assert annotator_client.get(report).status_code == 403

@@ -2,9 +2,11 @@
 also when two samplers run at once."""
 
 import contextlib
+import io
 import threading
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -89,3 +91,17 @@ def test_two_samplers_at_once_report_only_the_tasks_they_made(seller):
     assert not errors
     assert AnnotationTask.objects.count() == 4
     assert sorted(reported) == [0, 4], "each run once, and each sampler counts what it made"
+
+
+@pytest.mark.django_db
+def test_the_command_says_in_a_sentence_how_many_tasks_it_made_and_why(seller):
+    disliked, failed, _plain = _finished_runs(seller, 3)
+    rating_set(run=disliked, user=seller, rating="down")
+    PrefillRun.objects.filter(pk=failed.pk).update(status="failed", error_type="refusal")
+    _policy()
+    out = io.StringIO()
+    call_command("sample_for_annotation", stdout=out)
+    assert out.getvalue() == "2 new annotation tasks: 1 thumbs down, 1 failed run.\n"
+    out = io.StringIO()
+    call_command("sample_for_annotation", stdout=out)
+    assert out.getvalue() == "No new annotation tasks.\n"

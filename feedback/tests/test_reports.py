@@ -402,7 +402,7 @@ def test_openapi_schema_documents_the_report(client_for, report_viewer):
 
 # --- the admin page ----------------------------------------------------------------------------
 
-REPORT_PAGE = "admin:feedback_prefilloutcome_report"
+REPORT_PAGE = "admin:feedback_feedbackreport_changelist"
 
 
 def test_admin_report_page_for_staff_who_may_view_outcomes(dataset, client_for, report_viewer):
@@ -417,6 +417,8 @@ def test_admin_report_page_for_staff_who_may_view_outcomes(dataset, client_for, 
     assert reverse("admin:ai_prefill_prefillrun_change", args=[dataset["A2"].pk]) in html
     assert "wrong category" in html
     assert '25.0 %<br><span class="quiet">1 / 4</span>' in html  # A abandonment, its n
+    # Per field, one column each (the figures stacked in the cell), so all seven fit the page.
+    assert '<th class="num">color</th><th class="num">price_eur</th>' in html
     assert "/api/reports/feedback.csv?start=2025-03-10&amp;end=2025-03-11&amp;group_by=variant" in (
         html
     )
@@ -472,3 +474,25 @@ def test_admin_report_form_shows_the_default_range(client_for, report_viewer):
     today = timezone.localdate()
     assert f'value="{today.isoformat()}"' in html
     assert f'value="{(today - timedelta(days=29)).isoformat()}"' in html
+
+
+def test_the_report_has_its_own_entry_in_the_admin_index(client_for, staff_with):
+    reader = staff_with("feedback.view_prefilloutcome")
+    client = client_for(reader)
+    url = reverse(REPORT_PAGE)
+    assert url == "/admin/feedback/feedbackreport/"
+    for index in ("/admin/", "/admin/feedback/"):
+        html = client.get(index).content.decode()
+        assert f'<a href="{url}">Feedback reports</a>' in html
+    response = client.get(url)
+    assert response.status_code == 200 and b"Headline figures" in response.content
+    old = client.get("/admin/feedback/prefilloutcome/report/", {"group_by": "day"})
+    assert old.status_code == 302 and old["Location"] == url + "?group_by=day"
+
+
+def test_staff_without_the_outcomes_view_permission_get_no_report_entry(client_for, staff_with):
+    client = client_for(staff_with("ai_prefill.view_prefillrun"))
+    assert "Feedback report" not in client.get("/admin/").content.decode()
+    assert client.get(reverse(REPORT_PAGE)).status_code == 403
+    assert client.get("/admin/feedback/prefilloutcome/report/").status_code == 403
+    assert client.get("/admin/feedback/feedbackreport/1/change/").status_code == 404

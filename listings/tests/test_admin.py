@@ -17,6 +17,7 @@ from ai_prefill.models import EvalCase, EvalRun, PrefillRun
 from ai_prefill.tests.factories import start_run
 from annotation.models import AnnotationTask
 from feedback.models import FieldCorrection, PrefillOutcome
+from feedback.services import rating_set
 from listings import services
 from listings.models import Conversation, Listing, Message
 from listings.tests.factories import ListingFactory
@@ -173,3 +174,33 @@ def test_no_admin_renders_a_select_of_a_big_table(superuser):
                 ):
                     offenders.append(f"{form_model.__name__}.{field.name}")
     assert offenders == []
+
+
+# --- the pre-fill run's page shows what feedback and listings know of it ----------------------
+
+
+def test_the_run_page_shows_the_sellers_rating_and_links_the_listing(
+    client_for, staff_with, seller
+):
+    run = start_run(seller)
+    rating_set(run=run, user=seller, rating="down", comment="Not a <chair>")
+    listing = ListingFactory(seller=seller, prefill_run=run, title="Red bike")
+    staff = staff_with("ai_prefill.view_prefillrun")
+    response = client_for(staff).get(f"/admin/ai_prefill/prefillrun/{run.pk}/change/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "👎 Not helpful by alice — “Not a &lt;chair&gt;”" in html
+    assert f'<a href="{_change_url(listing)}">Red bike</a> (Active, ' in html
+    assert f'<a href="{listing.get_absolute_url()}">on the site</a>' in html
+
+
+def test_the_run_page_says_when_nobody_rated_it_and_no_listing_was_made(
+    client_for, staff_with, seller
+):
+    run = start_run(seller)
+    html = (
+        client_for(staff_with("ai_prefill.view_prefillrun"))
+        .get(f"/admin/ai_prefill/prefillrun/{run.pk}/change/")
+        .content.decode()
+    )
+    assert "not rated" in html and "none made from this run" in html

@@ -34,7 +34,7 @@ CORRECTED = {"category", "price_eur"}
 COMMENT = "Wrong category"
 THANKS = "Thanks! You can change your answer any time."
 DONE = re.compile(r"^Suggested 7 fields from your photo")
-REPORT_URL = "/admin/feedback/prefilloutcome/report/"
+REPORT_URL = "/admin/feedback/feedbackreport/"
 
 
 @pytest.fixture
@@ -154,40 +154,35 @@ def test_a_thumbs_down_and_two_corrections_show_in_the_staff_report(
     expect(headline.locator("tbody tr th")).to_have_text([variant, "All"])
     for row in headline.locator("tbody tr").all():
         cells = row_cells(row)
-        # runs, succeeded, failure rate, published, abandoned, abandonment, thumbs up, thumbs
-        # down, thumbs-up rate, fields accepted, late corrections, median time to publish.
-        assert cells[:11] == [
+        # runs, succeeded, failure rate, published, abandoned, abandonment, thumbs up / down,
+        # thumbs-up rate, fields accepted, late corrections, median time to publish.
+        assert cells[:10] == [
             "1",
             "1",
             "0.0 % 0 / 1",
             "1",
             "0",
             "0.0 % 0 / 1",
-            "0",
-            "1",
+            "0 / 1",
             "0.0 % 0 / 1",
             "71.4 % 5 / 7",
             "0",
         ], cells
-        assert re.fullmatch(r"\d+ s n = 1", cells[11]), cells
+        assert re.fullmatch(r"\d+ s n = 1", cells[10]), cells
 
     # Per field: accepted, similarity and late corrections for each field, in report order.
     per_field = table_after(admin, "Per field")
     expect(per_field.locator("thead tr").first.locator("th.num")).to_have_text(FIELDS)
     expect(per_field.locator("tbody tr th")).to_have_text([variant, "All"])
+    # One cell per field: accepted (kept / n), then similarity and late corrections under it.
     for row in per_field.locator("tbody tr").all():
-        cells = row_cells(row)
-        accepted = dict(zip(FIELDS, cells[0::3], strict=True))
-        similarity = dict(zip(FIELDS, cells[1::3], strict=True))
+        cells = dict(zip(FIELDS, row_cells(row), strict=True))
         for name in FIELDS:
-            if name in CORRECTED:
-                assert accepted[name] == "0.0 % 0 / 1", (name, cells)
-            else:
-                assert accepted[name] == "100.0 % 1 / 1", (name, cells)
-                assert similarity[name] == "1.00", (name, cells)
-        assert similarity["category"] == "0.00"  # a different category has nothing in common
-        assert similarity["price_eur"] == "0.76"  # 950 for 1250: 1 - 300 / 1250
-        assert cells[2::3] == ["0"] * len(FIELDS)
+            if name not in CORRECTED:
+                assert cells[name] == "100.0 % 1 / 1 sim. 1.00 · late 0", (name, cells)
+        # A different category has nothing in common; 950 for 1250: 1 - 300 / 1250.
+        assert cells["category"] == "0.0 % 0 / 1 sim. 0.00 · late 0", cells
+        assert cells["price_eur"] == "0.0 % 0 / 1 sim. 0.76 · late 0", cells
 
     # The worst cases: the thumbs-down comment, linked to its run.
     thumbs_down_table = table_after(admin, "Thumbs down with a comment")

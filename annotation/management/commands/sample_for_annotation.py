@@ -1,5 +1,8 @@
+from collections import Counter
+
 from django.core.management.base import BaseCommand
 
+from annotation.models import AnnotationTask
 from annotation.sampling import runs_sample_for_annotation
 
 
@@ -8,7 +11,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         tasks = runs_sample_for_annotation()
-        by_reason = {}
-        for task in tasks:
-            by_reason[task.reason] = by_reason.get(task.reason, 0) + 1
-        self.stdout.write(f"New annotation tasks: {len(tasks)} {by_reason or ''}".rstrip())
+        self.stdout.write(_summary(Counter(task.reason for task in tasks)))
+
+
+def _summary(by_reason: Counter) -> str:
+    """One sentence, e.g. "3 new annotation tasks: 2 thumbs down, 1 failed run."."""
+    total = sum(by_reason.values())
+    if not total:
+        return "No new annotation tasks."
+    parts = [
+        f"{by_reason[reason]} {label.lower()}"
+        for reason, label in AnnotationTask.Reason.choices
+        if by_reason[reason]
+    ]
+    noun = "task" if total == 1 else "tasks"
+    return f"{total} new annotation {noun}: {', '.join(parts)}."
