@@ -203,7 +203,8 @@ def html_report(run: EvalRun, data: dict) -> str:
     the wrong ones marked, regressions first (evals/changes.py), every case folded in <details>."""
     results = list(run.results.select_related("case"))
     baseline = _baseline_correct(run, results)
-    thumbnails = {r.case_id: _thumbnail(r.case) for r in results}
+    cases = {r.case_id: r.case for r in results}  # one thumbnail per case, whatever the repeats
+    thumbnails = {case_id: _thumbnail(case) for case_id, case in cases.items()}
     sections = {name: [] for name, _ in SECTIONS}
     for case in data["cases"]:
         view = _case_view(case, baseline.get((case["id"], case["repeat"])))
