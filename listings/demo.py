@@ -47,7 +47,9 @@ def demo_data_load() -> tuple[int, int]:
             existing += 1
             continue
         photo = photo_process(
-            ContentFile(render_item(shape=item.shape, color=item.color, seed=index))
+            ContentFile(
+                render_item(shape=item.shape, color=item.color, seed=index, label=item.brand)
+            )
         )
         fields = ListingFields(
             title=item.title, description=item.description, category=item.category,

@@ -31,13 +31,13 @@ def _item(title, description, category, condition, brand, color, price, shape) -
 
 # fmt: off
 CATALOG = [
-    _item('Bluetooth speaker', 'Portable speaker, 12 h battery, charges over USB-C. Minor scuffs on the base.', C.ELECTRONICS, K.GOOD, 'JBL', 'blue', "35", 'device'),
-    _item('Compact digital camera', '20 MP, 10x zoom, with charger and 16 GB card. Screen has no scratches.', C.ELECTRONICS, K.LIKE_NEW, 'Canon', 'black', "120", 'device'),
-    _item('Wireless headphones', 'Over-ear, noise cancelling, case included. Ear pads slightly worn.', C.ELECTRONICS, K.GOOD, 'Sony', 'silver', "90", 'device'),
-    _item('Small flat-screen TV', '32 inch, HD ready, remote included. Picture is fine, one stand foot glued.', C.ELECTRONICS, K.FAIR, 'Philips', 'black', "60", 'device'),
+    _item('Bluetooth speaker', 'Portable speaker, 12 h battery, charges over USB-C. Minor scuffs on the base.', C.ELECTRONICS, K.GOOD, 'JBL', 'blue', "35", 'speaker'),
+    _item('Compact digital camera', '20 MP, 10x zoom, with charger and 16 GB card. Screen has no scratches.', C.ELECTRONICS, K.LIKE_NEW, 'Canon', 'black', "120", 'camera'),
+    _item('Wireless headphones', 'Over-ear, noise cancelling, case included. Ear pads slightly worn.', C.ELECTRONICS, K.GOOD, 'Sony', 'silver', "90", 'headphones'),
+    _item('Small flat-screen TV', '32 inch, HD ready, remote included. Picture is fine, one stand foot glued.', C.ELECTRONICS, K.FAIR, 'Philips', 'black', "60", 'tv'),
     _item('Smartphone 128 GB', 'Unlocked, battery health 89 %, always in a case. Box and cable included.', C.PHONES, K.GOOD, 'Apple', 'black', "340", 'phone'),
     _item('Android phone', '64 GB, dual SIM, a small crack in the corner of the screen, works perfectly.', C.PHONES, K.FAIR, 'Samsung', 'blue', "95", 'phone'),
-    _item('10 inch tablet', 'Wi-Fi, 32 GB, with flip cover. Used by an adult for reading only.', C.PHONES, K.LIKE_NEW, 'Lenovo', 'grey', "110", 'phone'),
+    _item('10 inch tablet', 'Wi-Fi, 32 GB, with flip cover. Used by an adult for reading only.', C.PHONES, K.LIKE_NEW, 'Lenovo', 'grey', "110", 'tablet'),
     _item('Phone for parts', 'Does not switch on after water damage. Screen intact, good for spare parts.', C.PHONES, K.FOR_PARTS, 'Xiaomi', 'green', "15", 'phone'),
     _item('13 inch laptop', '8 GB RAM, 256 GB SSD, new battery last year. Keyboard with German layout.', C.COMPUTERS, K.GOOD, 'Dell', 'silver', "380", 'laptop'),
     _item('Gaming laptop', 'RTX graphics, 16 GB RAM, 1 TB SSD. Fans cleaned, runs cool.', C.COMPUTERS, K.LIKE_NEW, 'Asus', 'black', "850", 'laptop'),

@@ -4,6 +4,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .scoring import FIELDS
+
 GATES_FILE = Path(__file__).with_name("gates.toml")
 
 
@@ -13,6 +15,7 @@ class GatePolicy:
     floors: dict[str, float]
     alpha: float = 0.05
     min_effect: float = 0.05
+    section: str = "default"  # the gates.toml table this policy was read from
 
 
 @dataclass
@@ -27,8 +30,10 @@ class GateVerdict:
 
 def gate_policy_for(provider: str, path: Path = GATES_FILE) -> GatePolicy:
     policies = tomllib.loads(path.read_text(encoding="utf-8"))
-    data = policies.get(provider, policies["default"])
+    section = provider if provider in policies else "default"
+    data = policies[section]
     return GatePolicy(
+        section=section,
         must_pass_fields=tuple(data.get("must_pass_fields", ())),
         floors=dict(data.get("floors", {})),
         alpha=float(data.get("alpha", 0.05)),
@@ -64,3 +69,34 @@ def _gated_fields_right(result, policy: GatePolicy) -> bool:
     if result.error_type:
         return False
     return all(result.scores[name]["correct"] for name in policy.must_pass_fields)
+
+
+def gate_checks_describe(
+    *, policy: GatePolicy, results, metrics: dict, comparison: dict
+) -> list[str]:
+    """What the gate checked and against which limits, one line each, so a pass over low scores
+    says which fields it did and did not look at."""
+    must_pass = sum(1 for result in results if result.case.must_pass)
+    lines = [f"gates checked ({GATES_FILE.name} [{policy.section}]):"]
+    if policy.must_pass_fields:
+        lines.append(
+            f"  must-pass cases ({must_pass}): {', '.join(policy.must_pass_fields)} must be right"
+        )
+    for name, floor in policy.floors.items():
+        score = metrics["fields"][name]["score"]
+        mark = "ok" if score >= floor else "BELOW"
+        lines.append(f"  floor {name} >= {floor:.2f}: scored {score:.3f} ({mark})")
+    if comparison:
+        lines.append(
+            f"  regressions against run {comparison['baseline_run']} "
+            f"({comparison['n_paired']} paired): Holm-adjusted p < {policy.alpha} "
+            f"and a drop >= {policy.min_effect} in any field"
+        )
+    else:
+        lines.append("  regressions: not checked (no baseline run to compare with)")
+    gated = set(policy.floors) | set(policy.must_pass_fields)
+    if comparison:  # a significant regression in any field fails the gate
+        gated |= set(FIELDS)
+    ungated = [name for name in FIELDS if name not in gated]
+    lines.append(f"  not gated for this provider: {', '.join(ungated) or 'none'}")
+    return lines

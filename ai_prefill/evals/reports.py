@@ -11,7 +11,9 @@ from django.template.loader import render_to_string
 from rich.console import Console
 from rich.table import Table
 
+from ..image_prep import image_prepare_for_model
 from ..models import EvalRun
+from .changes import FIX, REGRESSION, UNCHANGED, correct_by_field, field_change, item_change
 from .scoring import FIELDS
 
 FORMATS = ("table", "json", "markdown", "junit", "html")
@@ -78,7 +80,8 @@ def reports_write(
             console.print(_table(data))
             continue
         path = output_dir / f"eval-run-{run.pk}.{_EXTENSIONS[fmt]}"
-        path.write_text(_WRITERS[fmt](data), encoding="utf-8")
+        text = html_report(run, data) if fmt == "html" else _WRITERS[fmt](data)
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
 
@@ -184,9 +187,106 @@ def _junit(data: dict) -> str:
     return ET.tostring(suite, encoding="unicode")
 
 
-def _html(data: dict) -> str:
-    return render_to_string("ai_prefill/eval_report.html", {"data": data, "fields": FIELDS})
+THUMBNAIL_SIDE = 96
+# Case sections of the HTML report, in the order a reviewer needs them.
+SECTIONS = (
+    ("regressions", "Newly failing: a field that was right in the baseline run is wrong now"),
+    ("must_pass", "Must-pass cases with a wrong field"),
+    ("wrong", "Other cases with a wrong field"),
+    ("fixed", "Newly fixed"),
+    ("correct", "All fields correct"),
+)
 
 
-_WRITERS = {"json": _json, "markdown": _markdown, "junit": _junit, "html": _html}
+def html_report(run: EvalRun, data: dict) -> str:
+    """A self-contained page: a photo per case (data: URI), expected vs output per field with
+    the wrong ones marked, regressions first (evals/changes.py), every case folded in <details>."""
+    results = list(run.results.select_related("case"))
+    baseline = _baseline_correct(run, results)
+    cases = {r.case_id: r.case for r in results}  # one thumbnail per case, whatever the repeats
+    thumbnails = {case_id: _thumbnail(case) for case_id, case in cases.items()}
+    sections = {name: [] for name, _ in SECTIONS}
+    for case in data["cases"]:
+        view = _case_view(case, baseline.get((case["id"], case["repeat"])))
+        view["thumbnail"] = thumbnails[case["id"]]
+        sections[_section(case, view["change"])].append(view)
+    context = {
+        "data": data,
+        "fields": FIELDS,
+        "sections": [
+            {"name": name, "title": title, "cases": sections[name]}
+            for name, title in SECTIONS
+            if sections[name]
+        ],
+    }
+    return render_to_string("ai_prefill/eval_report.html", context)
+
+
+def _baseline_correct(run: EvalRun, results) -> dict[tuple[int, int], dict[str, bool]]:
+    """(case id, repeat) -> field -> correct in the baseline run, for the items both runs share
+    (paired by case content hash and repeat, as the comparison pairs them)."""
+    if run.baseline_id is None:
+        return {}
+    theirs = {(r.case_hash, r.repeat): r.scores for r in run.baseline.results.all()}
+    return {
+        (r.case_id, r.repeat): correct_by_field(theirs[(r.case_hash, r.repeat)])
+        for r in results
+        if (r.case_hash, r.repeat) in theirs
+    }
+
+
+def _case_view(case: dict, before: dict[str, bool] | None) -> dict:
+    after = {name: bool(case["scores"][name]["correct"]) for name in FIELDS}
+    output = case["output"] or {}
+    rows = []
+    for name in FIELDS:
+        change = (
+            field_change(before_correct=before[name], after_correct=after[name])
+            if before
+            else UNCHANGED
+        )
+        rows.append(
+            {
+                "name": name,
+                "expected": _shown(case["expected"].get(name)),
+                "output": _shown(output.get(name)) if case["output"] is not None else "",
+                "correct": after[name],
+                "score": case["scores"][name]["score"],
+                "note": case["scores"][name].get("note") or "",
+                "change": change,
+            }
+        )
+    return {
+        **case,
+        "rows": rows,
+        "wrong": [name for name in FIELDS if not after[name]],
+        "change": item_change(before=before, after=after) if before else UNCHANGED,
+    }
+
+
+def _section(case: dict, change: str) -> str:
+    if change == REGRESSION:
+        return "regressions"
+    if case["all_correct"] and not case["error"]:
+        return "fixed" if change == FIX else "correct"
+    if case["must_pass"]:
+        return "must_pass"
+    return "fixed" if change == FIX else "wrong"
+
+
+def _shown(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _thumbnail(case) -> str | None:
+    """The case's photo as a small JPEG data: URI, or None when it cannot be read."""
+    try:
+        with case.image.open("rb") as f:
+            data = f.read()
+        return image_prepare_for_model(data, max_side=THUMBNAIL_SIDE, quality=70).data_url
+    except (OSError, ValueError):
+        return None
+
+
+_WRITERS = {"json": _json, "markdown": _markdown, "junit": _junit}
 _EXTENSIONS = {"json": "json", "markdown": "md", "junit": "junit.xml", "html": "html"}

@@ -1,10 +1,9 @@
 """The shipped starter eval set: every item of the hand-written demo catalog, with its picture
-drawn by the project (marketplace.sample_images), the catalog's values as ground truth, and the
-key attributes a good title and description should mention, chosen by hand below.
+drawn by the project (marketplace.sample_images, the brand written on the item), and as ground
+truth only what that picture shows (`starter_expected_values`).
 
 Must-pass cases are the clearest pictures (large solid objects); "hard" marks items whose
-picture cannot show what the ground truth knows (condition "for parts", sealed boxes, look-alike
-shapes shared by several kinds of item).
+catalog condition is furthest from what a clean drawing suggests (for parts, sealed).
 """
 
 from django.core.files.base import ContentFile
@@ -17,63 +16,19 @@ from marketplace.sample_images import render_item
 from ..models import EvalCase
 from .cases import eval_case_create
 
-KEY_ATTRIBUTES = {
-    "Bluetooth speaker": ["speaker", "bluetooth"],
-    "Compact digital camera": ["camera"],
-    "Wireless headphones": ["headphones"],
-    "Small flat-screen TV": ["tv"],
-    "Smartphone 128 GB": ["smartphone"],
-    "Android phone": ["phone"],
-    "10 inch tablet": ["tablet"],
-    "Phone for parts": ["phone", "parts"],
-    "13 inch laptop": ["laptop"],
-    "Gaming laptop": ["laptop", "gaming"],
-    "Old netbook": ["netbook"],
-    "Ultrabook, sealed": ["ultrabook", "sealed"],
-    "Ceramic coffee mug set": ["mug"],
-    "Espresso cups": ["espresso", "cups"],
-    "Enamel camping mug": ["enamel", "mug"],
-    "Stoneware teapot mug": ["stoneware", "mug"],
-    "Wooden dining chair": ["wooden", "chair"],
-    "Office chair": ["office", "chair"],
-    "Velvet armchair": ["armchair"],
-    "Garden chair": ["garden", "chair"],
-    "Cotton T-shirt, size M": ["t-shirt"],
-    "Wool sweater, size L": ["sweater", "wool"],
-    "Running shirt, size S": ["running", "shirt"],
-    "Flannel shirt, size XL": ["flannel", "shirt"],
-    "Pushchair": ["pushchair"],
-    "Baby pram": ["pram"],
-    "Doll's pram": ["doll", "pram"],
-    "Buggy board": ["buggy board"],
-    "Football, size 5": ["football"],
-    "Basketball": ["basketball"],
-    "Yoga ball 65 cm": ["yoga ball"],
-    "Volleyball": ["volleyball"],
-    "City bike 28 inch": ["city bike"],
-    "Road bike": ["road bike"],
-    "Kids' bike 16 inch": ["kids", "bike"],
-    "Rusty bike frame": ["bike frame"],
-    "Paperback novel": ["paperback", "novel"],
-    "Cookbook, hardcover": ["cookbook"],
-    "Encyclopedia volume": ["encyclopedia"],
-    "Photo book, sealed": ["photo book"],
-    "Building blocks set": ["building blocks"],
-    "Wooden blocks": ["wooden blocks"],
-    "Board game, sealed": ["board game"],
-    "Puzzle 1000 pieces": ["puzzle"],
-    "Cordless drill": ["cordless drill"],
-    "Impact driver": ["impact driver"],
-    "Hammer drill, faulty": ["hammer drill"],
-    "Jigsaw": ["jigsaw"],
-    "Moving boxes, 10 pieces": ["moving boxes"],
-    "Gift box set": ["gift box"],
-    "Storage crate": ["storage crate"],
-    "Jewellery box": ["jewellery box"],
-}
+# What the picture of each shape shows: the noun a careful human would use for it, and the
+# key attributes a good title and description should mention.
+SHAPE_NOUNS = {
+    "speaker": ("speaker", ["speaker"]), "camera": ("camera", ["camera"]),
+    "tv": ("TV", ["tv"]), "headphones": ("headphones", ["headphones"]),
+    "phone": ("smartphone", ["smartphone"]), "tablet": ("tablet", ["tablet"]),
+    "laptop": ("laptop", ["laptop"]), "mug": ("mug", ["mug"]), "chair": ("chair", ["chair"]),
+    "shirt": ("T-shirt", ["t-shirt"]), "stroller": ("pushchair", ["pushchair"]),
+    "ball": ("ball", ["ball"]), "bike": ("bike", ["bike"]), "book": ("book", ["book"]),
+    "blocks": ("toy blocks", ["blocks"]), "drill": ("drill", ["drill"]), "box": ("box", ["box"]),
+}  # fmt: skip
 MUST_PASS_SHAPES = {"ball", "book", "drill", "blocks"}
 HARD = {"for-parts"}
-LOOK_ALIKE_SHAPES = {"device", "box", "stroller"}
 
 
 def starter_cases_load() -> tuple[int, int]:
@@ -93,29 +48,43 @@ def starter_cases_load() -> tuple[int, int]:
 
 
 def _create(key: str, index: int, item: CatalogItem) -> EvalCase:
-    photo = photo_process(ContentFile(render_item(shape=item.shape, color=item.color, seed=index)))
+    picture = render_item(shape=item.shape, color=item.color, seed=index, label=item.brand)
+    photo = photo_process(ContentFile(picture))
     return eval_case_create(
         key=key,
         image=photo.display,
-        values={
-            "title": item.title,
-            "description": item.description,
-            "category": item.category,
-            "condition": item.condition,
-            "brand": item.brand,
-            "color": item.color,
-            "price_eur": item.price_eur,
-        },
-        key_attributes=KEY_ATTRIBUTES[item.title],
+        values=starter_expected_values(item),
+        key_attributes=SHAPE_NOUNS[item.shape][1],
         tags=_tags(item),
         must_pass=item.shape in MUST_PASS_SHAPES and _is_first_of_its_shape(index, item),
         source=EvalCase.Source.STARTER,
     )
 
 
+def starter_expected_values(item: CatalogItem) -> dict:
+    """What the picture shows: the kind (its shape), the colour, and the brand written on it.
+
+    Title and description say only that, not the catalog's seller knowledge ("12 h battery").
+    Condition and price are the catalog's: a clean drawing shows no wear and no price, so the
+    starter set cannot measure them (docs/evals.md); they stay so the schema's fields are filled.
+    """
+    noun = SHAPE_NOUNS[item.shape][0]
+    colour = item.color.capitalize()
+    return {
+        "title": f"{item.brand} {noun}" if item.brand else f"{colour} {noun}",
+        "description": f"{colour} {noun}"
+        + (f" with {item.brand} written on it." if item.brand else "."),
+        "category": item.category,
+        "condition": item.condition,
+        "brand": item.brand,
+        "color": item.color,
+        "price_eur": item.price_eur,
+    }
+
+
 def _tags(item: CatalogItem) -> list[str]:
     tags = [item.category, "starter"]
-    if item.condition in HARD or item.shape in LOOK_ALIKE_SHAPES or "sealed" in item.title:
+    if item.condition in HARD or "sealed" in item.title:
         tags.append("hard")
     return tags
 

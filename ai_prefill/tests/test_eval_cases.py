@@ -8,13 +8,17 @@ from decimal import Decimal
 import pytest
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.text import slugify
 
 from ai_prefill.evals.cases import eval_case_create, eval_case_update
-from ai_prefill.evals.starter_set import starter_cases_load
+from ai_prefill.evals.starter_set import SHAPE_NOUNS, starter_cases_load
 from ai_prefill.models import EvalCase
 from ai_prefill.tests.factories import sample_photo
+from marketplace.demo_catalog import CATALOG
+from marketplace.photos import photo_process
 from marketplace.sample_images import render_item
 
 pytestmark = pytest.mark.django_db
@@ -106,6 +110,23 @@ def test_the_starter_set_goes_through_the_service():
     assert created == EvalCase.objects.filter(source="starter").count() == 52
     case = EvalCase.objects.get(key="starter-001-bluetooth-speaker")
     assert case.image_sha256 == _stored_sha(case)
+
+
+def test_the_starter_set_expects_only_what_its_pictures_show():
+    """Title and description name the colour, the kind (the shape drawn) and the brand written
+    on the item, nothing a picture cannot show ("12 h battery"); the brand is drawn on it."""
+    starter_cases_load()
+    cases = {case.key: case for case in EvalCase.objects.filter(source="starter")}
+    for index, item in enumerate(CATALOG):
+        case = cases[f"starter-{index + 1:03d}-{slugify(item.title)}"[:60]]
+        noun = SHAPE_NOUNS[item.shape][0]
+        seen = {item.color, item.brand.casefold(), *noun.casefold().split()}
+        said = f"{case.expected_title} {case.expected_description}".casefold().rstrip(".")
+        unseen = set(said.split()) - seen - {"with", "written", "on", "it"}
+        assert not unseen, f"{case.key} expects what its picture cannot show: {unseen}"
+        assert case.expected_brand == item.brand and case.expected_color == item.color
+        picture = render_item(shape=item.shape, color=item.color, seed=index, label=item.brand)
+        assert case.image_sha256 == photo_process(ContentFile(picture)).sha256
 
 
 # --- admin, as staff with only the permissions they need -------------------------------------

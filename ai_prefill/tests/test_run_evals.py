@@ -198,3 +198,20 @@ def test_auto_baseline_is_the_last_production_run_on_the_same_dataset(starter_se
         EvalResult.objects.filter(run_id=second["run"]["id"], cached=True).count()
         == first["metrics"]["n"]
     )
+
+
+def test_the_gate_says_which_gates_it_checked_and_which_fields_it_did_not(
+    starter_set, tmp_path, capsys
+):
+    code, report = run_evals(tmp_path, "--provider", "baseline", "--baseline", "none")
+    assert code == 0, report["gate"]
+    out = capsys.readouterr().out
+    colour = report["metrics"]["fields"]["color"]["score"]
+    assert "gates checked (gates.toml [baseline])" in out
+    assert "must-pass cases" in out and "color must be right" in out
+    assert f"floor color >= 0.50: scored {colour:.3f} (ok)" in out
+    assert "regressions: not checked (no baseline run to compare with)" in out
+    assert (
+        "not gated for this provider: title, description, category, condition, brand, "
+        "price_eur" in out
+    )

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ai_prefill.evals.gate import gate_checks_describe, gate_policy_for
 from ai_prefill.evals.reports import FORMATS, reports_write
 from ai_prefill.evals.runner import CACHE_MODES, EvalRunBroken, eval_config_for, eval_run_execute
 from ai_prefill.models import PromptVersion
@@ -82,6 +83,7 @@ class Command(BaseCommand):
             sys.exit(EXIT_BROKEN)
         for path in written:
             self.stdout.write(f"report: {path}")
+        self._write_gate_checks(run)
         if run.gate_passed:
             self.stdout.write(f"eval run {run.pk}: gate passed")
             sys.exit(EXIT_PASSED)
@@ -89,6 +91,16 @@ class Command(BaseCommand):
         for reason in run.gate_reasons:
             self.stdout.write(f"  - {reason}")
         sys.exit(EXIT_GATE_FAILED)
+
+    def _write_gate_checks(self, run) -> None:
+        checks = gate_checks_describe(
+            policy=gate_policy_for(run.provider),
+            results=run.results.select_related("case"),
+            metrics=run.metrics,
+            comparison=run.comparison or {},
+        )
+        for line in checks:
+            self.stdout.write(line)
 
     def _config(self, options):
         if options["repeats"] < 1 or options["concurrency"] < 1:
