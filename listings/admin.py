@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
 
+from marketplace.forms import PriceField
 from marketplace.money import format_eur
 
 from .forms import PhotoField
@@ -24,6 +25,7 @@ class ListingAdminForm(forms.ModelForm):
     class Meta:
         model = Listing
         fields = EDITABLE_FIELDS
+        field_classes = {"price_eur": PriceField}
 
 
 @admin.register(Listing)

@@ -16,7 +16,7 @@ from marketplace.pagination import CappedPageNumberPagination
 from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
 
 from . import selectors, services
-from .forms import ListingFilterForm
+from .forms import ListingApiFilterForm
 from .models import Listing
 from .services import EDITABLE_FIELDS, ListingFields
 
@@ -92,8 +92,8 @@ class IsOwnerForWrites(permissions.BasePermission):
 
 
 def _filter_parameters() -> list[OpenApiParameter]:
-    """GET /api/listings/'s query parameters, as ListingFilterForm reads them."""
-    form = ListingFilterForm()
+    """GET /api/listings/'s query parameters, as ListingApiFilterForm reads them."""
+    form = ListingApiFilterForm()
     price = {"type": "number", "minimum": 0, "multipleOf": 0.01}
 
     def choices(name):
@@ -135,7 +135,7 @@ class ListingViewSet(
 
     def get_queryset(self):
         if self.action == "list":
-            form = query_form(ListingFilterForm, self.request.query_params, blank_allowed=["q"])
+            form = query_form(ListingApiFilterForm, self.request.query_params, blank_allowed=["q"])
             return selectors.listing_search(filters=form.to_filters())
         # Detail: sold listings stay readable; writes are checked by IsOwnerForWrites.
         return Listing.objects.select_related("seller")
