@@ -72,3 +72,28 @@ def test_buyer_filters_by_prices_typed_with_commas(page):
     expect(cards.filter(has_text="Kettle").locator(".price")).to_have_text("12,50\u00a0€")
     expect(cards.filter(has_text="Sofa").locator(".price")).to_have_text("1.250\u00a0€")
     expect(page.get_by_label("Min €")).to_have_value("12,5")
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "reason"),
+    [
+        ("500", "20", "The minimum price is above the maximum."),
+        ("abc", "", "Min €: Enter a price in euros, like 12,50 or 1.250,00."),
+    ],
+)
+def test_filters_that_cannot_apply_list_nothing_and_say_why(page, low, high, reason):
+    ListingFactory(title="Kettle", price_eur=Decimal("30"))
+    page.goto("/")
+    expect(page.locator(".results .listing-card")).to_have_count(1)
+    page.get_by_label("Min €").fill(low)
+    page.get_by_label("Max €").fill(high)
+    page.get_by_role("button", name="Apply").click()
+
+    problem = page.locator("#filters-invalid")
+    expect(problem).to_have_role("alert")
+    expect(problem).to_contain_text("No listings are shown: these filters cannot be applied.")
+    expect(problem.get_by_role("listitem")).to_have_text([reason])
+    expect(page.locator(".results .listing-card")).to_have_count(0)
+    expect(page.locator("#result-count")).to_have_count(0)
+    expect(page.get_by_label("Min €")).to_have_value(low)
+    expect(page.get_by_label("Max €")).to_have_value(high)
