@@ -104,6 +104,10 @@ class ListingForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.user = user
         self.photo_required = photo_required
+        if photo_required and not self.data.get("prefill_run"):
+            # Not `required`, since the pre-fill run's photo may stand in for it (clean()
+            # checks), and a file input's role takes no aria-required: its description says it.
+            self.fields["photo"].widget.attrs["aria-describedby"] = "photo-help"
         if not photo_required:
             del self.fields["prefill_run"]
             del self.fields["opened"]
