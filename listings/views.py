@@ -183,6 +183,15 @@ def mark_sold(request, pk: int):
 
 
 @login_required
+@require_POST
+def relist(request, pk: int):
+    listing = _owned_listing_or_404(request, pk)
+    services.listing_relist(listing=listing, actor=request.user)
+    messages.success(request, f"“{listing.title}” is back on sale.")
+    return redirect("listings:mine")
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def delete(request, pk: int):
     listing = _owned_listing_or_404(request, pk)

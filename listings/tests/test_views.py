@@ -101,6 +101,16 @@ def test_only_the_owner_edits_marks_sold_or_deletes_on_the_site(
     assert (listing.title, listing.status) == ("Original", "active")
 
 
+@pytest.mark.parametrize("persona", ["other_seller", "staff"])
+def test_only_the_owner_relists_on_the_site(request, client_for, seller, persona):
+    listing = ListingFactory(seller=seller, status=Listing.Status.SOLD)
+    client = client_for(request.getfixturevalue(persona))
+    assert client.post(f"/listings/{listing.pk}/relist/").status_code == 403
+    listing.refresh_from_db()
+    assert listing.status == Listing.Status.SOLD
+    assert client_for(seller).get(f"/listings/{listing.pk}/relist/").status_code == 405
+
+
 def test_owner_edits_marks_sold_and_deletes(client_for, seller):
     listing = ListingFactory(seller=seller, title="Old title", category="bikes")
     client = client_for(seller)
