@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from ai_prefill.admin import run_page_section_register
+from marketplace.forms import PriceField
 from marketplace.money import format_eur
 
 from .forms import PhotoField
@@ -27,6 +28,7 @@ class ListingAdminForm(forms.ModelForm):
     class Meta:
         model = Listing
         fields = EDITABLE_FIELDS
+        field_classes = {"price_eur": PriceField}
 
 
 @admin.register(Listing)

@@ -4,6 +4,7 @@ from contextlib import contextmanager
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -16,7 +17,7 @@ from marketplace.pagination import CappedPageNumberPagination
 from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
 
 from . import selectors, services
-from .forms import ListingFilterForm
+from .forms import ListingApiFilterForm
 from .models import Listing
 from .services import EDITABLE_FIELDS, ListingFields
 
@@ -62,9 +63,19 @@ class ListingWriteSerializer(serializers.ModelSerializer):
         help_text="Create only: one of your pre-fill run ids; the listing takes its photo.",
     )
 
+    status = serializers.ChoiceField(
+        choices=Listing.Status.choices,
+        write_only=True,
+        required=False,
+        help_text="Change only: `sold` marks the listing sold, `active` puts it back on sale.",
+        error_messages={
+            "invalid_choice": "“{input}” is not a status: use “active” (on sale) or “sold”."
+        },
+    )
+
     class Meta:
         model = Listing
-        fields = [*EDITABLE_FIELDS, "photo", "prefill_run"]
+        fields = [*EDITABLE_FIELDS, "photo", "prefill_run", "status"]
 
     def validate_prefill_run(self, run_id):
         run = prefill_run_get_owned(run_id=run_id, user=self.context["request"].user)
@@ -84,6 +95,24 @@ class ListingWriteSerializer(serializers.ModelSerializer):
     update = create
 
 
+class ListingChangeJsonSerializer(ListingWriteSerializer):
+    """PATCH's JSON body, for the schema: the same fields but the files."""
+
+    photo = None
+    prefill_run = None
+
+    class Meta(ListingWriteSerializer.Meta):
+        fields = [*EDITABLE_FIELDS, "status"]
+
+
+STATUS_ON_CREATE = "Only when changing a listing: a new one is on sale."
+# What a change of `status` calls: the same services as the site's buttons.
+STATUS_SERVICES = {
+    Listing.Status.SOLD: services.listing_mark_sold,
+    Listing.Status.ACTIVE: services.listing_relist,
+}
+
+
 class IsOwnerForWrites(permissions.BasePermission):
     message = "Only the seller can change this listing."
 
@@ -92,8 +121,8 @@ class IsOwnerForWrites(permissions.BasePermission):
 
 
 def _filter_parameters() -> list[OpenApiParameter]:
-    """GET /api/listings/'s query parameters, as ListingFilterForm reads them."""
-    form = ListingFilterForm()
+    """GET /api/listings/'s query parameters, as ListingApiFilterForm reads them."""
+    form = ListingApiFilterForm()
     price = {"type": "number", "minimum": 0, "multipleOf": 0.01}
 
     def choices(name):
@@ -117,7 +146,12 @@ def _filter_parameters() -> list[OpenApiParameter]:
 @extend_schema_view(
     list=extend_schema(parameters=_filter_parameters()),
     create=extend_schema(request={"multipart/form-data": ListingWriteSerializer}),
-    partial_update=extend_schema(request={"multipart/form-data": ListingWriteSerializer}),
+    partial_update=extend_schema(
+        request={
+            "multipart/form-data": ListingWriteSerializer,
+            "application/json": ListingChangeJsonSerializer,
+        }
+    ),
 )
 class ListingViewSet(
     mixins.ListModelMixin,
@@ -135,7 +169,7 @@ class ListingViewSet(
 
     def get_queryset(self):
         if self.action == "list":
-            form = query_form(ListingFilterForm, self.request.query_params, blank_allowed=["q"])
+            form = query_form(ListingApiFilterForm, self.request.query_params, blank_allowed=["q"])
             return selectors.listing_search(filters=form.to_filters())
         # Detail: sold listings stay readable; writes are checked by IsOwnerForWrites.
         return Listing.objects.select_related("seller")
@@ -146,6 +180,8 @@ class ListingViewSet(
         photo, run = data.pop("photo", None), data.pop("prefill_run", None)
         if photo is None and run is None:
             raise ValidationError({"photo": ["A photo or a prefill_run is required."]})
+        if "status" in data:
+            raise ValidationError({"status": [STATUS_ON_CREATE]})
         with _as_drf_errors():
             listing = services.listing_create(
                 seller=request.user, fields=ListingFields(**data), photo=photo, prefill_run=run
@@ -160,9 +196,11 @@ class ListingViewSet(
         data = self._validated(serializer)
         if "prefill_run" in data:
             raise ValidationError({"prefill_run": ["Only when creating a listing."]})
-        photo = data.pop("photo", None)
-        with _as_drf_errors():
+        photo, new_status = data.pop("photo", None), data.pop("status", None)
+        with _as_drf_errors(), transaction.atomic():
             services.listing_update(listing=listing, actor=request.user, changes=data, photo=photo)
+            if new_status is not None:
+                STATUS_SERVICES[new_status](listing=listing, actor=request.user)
         return Response(self._out(listing))
 
     def update(self, request, *args, **kwargs):

@@ -5,6 +5,7 @@ from django.core import signing
 from django.utils import timezone
 
 from ai_prefill.selectors import prefill_run_get_owned
+from marketplace.forms import PriceField
 from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
 from marketplace.taxonomy import Category, Condition
 
@@ -26,7 +27,7 @@ NARROWING_FILTERS = ("category", "condition", "min_price", "max_price", "sort")
 
 
 class ListingFilterForm(forms.Form):
-    """Query-string filters shared by the browse page and GET /api/listings/."""
+    """The browse page's query-string filters; prices as people type them ("12,50")."""
 
     q = forms.CharField(required=False, max_length=200, label="Search")
     category = forms.ChoiceField(
@@ -35,8 +36,8 @@ class ListingFilterForm(forms.Form):
     condition = forms.ChoiceField(
         required=False, choices=[("", "Any condition"), *Condition.choices]
     )
-    min_price = forms.DecimalField(required=False, min_value=0, decimal_places=2, label="Min €")
-    max_price = forms.DecimalField(required=False, min_value=0, decimal_places=2, label="Max €")
+    min_price = PriceField(required=False, label="Min €")
+    max_price = PriceField(required=False, label="Max €")
     sort = forms.ChoiceField(required=False, choices=SORT_CHOICES)
 
     def clean(self):
@@ -61,6 +62,13 @@ class ListingFilterForm(forms.Form):
             max_price=data.get("max_price"),
             sort=data.get("sort") or "newest",
         )
+
+
+class ListingApiFilterForm(ListingFilterForm):
+    """GET /api/listings/'s filters: the same, with prices as JSON writes numbers ("12.5")."""
+
+    min_price = forms.DecimalField(required=False, min_value=0, decimal_places=2)
+    max_price = forms.DecimalField(required=False, min_value=0, decimal_places=2)
 
 
 class PhotoField(forms.FileField):
@@ -98,12 +106,16 @@ class ListingForm(forms.ModelForm):
         model = Listing
         fields = EDITABLE_FIELDS
         widgets = {"description": forms.Textarea(attrs={"rows": 6})}
+        field_classes = {"price_eur": PriceField}
 
     def __init__(self, *args, user=None, photo_required: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
         self.photo_required = photo_required
-        self.fields["price_eur"].widget.attrs.update({"step": "0.01", "min": "0"})
+        if photo_required and not self.data.get("prefill_run"):
+            # Not `required`, since the pre-fill run's photo may stand in for it (clean()
+            # checks), and a file input's role takes no aria-required: its description says it.
+            self.fields["photo"].widget.attrs["aria-describedby"] = "photo-help"
         if not photo_required:
             del self.fields["prefill_run"]
             del self.fields["opened"]

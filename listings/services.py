@@ -142,6 +142,18 @@ def listing_mark_sold(*, listing: Listing, actor) -> Listing:
     return listing
 
 
+def listing_relist(*, listing: Listing, actor) -> Listing:
+    """Put a sold listing back on sale. Its seller only: whether the item is still there to
+    sell is theirs to know, so a moderator may mark a listing sold but not relist it."""
+    if listing.seller_id != getattr(actor, "pk", None):
+        raise PermissionDenied("Only the seller can put this listing back on sale.")
+    if listing.status != Listing.Status.ACTIVE:
+        listing.status = Listing.Status.ACTIVE
+        listing.sold_at = None
+        listing.save(update_fields=["status", "sold_at", "updated_at"])
+    return listing
+
+
 def listing_delete(*, listing: Listing, actor) -> None:
     _require_may(listing, actor, "delete")
     files = (listing.photo.name, listing.thumbnail.name)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("listings/<int:pk>/contact/", views.contact, name="contact"),
     path("listings/<int:pk>/edit/", views.edit, name="edit"),
     path("listings/<int:pk>/sold/", views.mark_sold, name="mark_sold"),
+    path("listings/<int:pk>/relist/", views.relist, name="relist"),
     path("listings/<int:pk>/delete/", views.delete, name="delete"),
     path("sell/", views.sell, name="sell"),
     path("my/listings/", views.my_listings, name="mine"),

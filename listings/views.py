@@ -26,7 +26,11 @@ PREFILL_POLL_MARGIN_SECONDS = 15
 @require_GET
 def browse(request):
     form = ListingFilterForm(request.GET)
-    filters = form.to_filters() if form.is_valid() else selectors.ListingFilters()
+    if not form.is_valid():
+        # Listing everything under filters the buyer believes applied would mislead: no results,
+        # the reasons, and the form as they typed it.
+        return render(request, "listings/browse.html", {"form": form, "page": None}, status=400)
+    filters = form.to_filters()
     page = CappedCountPaginator(selectors.listing_search(filters=filters), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -181,6 +185,15 @@ def mark_sold(request, pk: int):
     listing = _owned_listing_or_404(request, pk)
     services.listing_mark_sold(listing=listing, actor=request.user)
     messages.success(request, f"“{listing.title}” is marked as sold.")
+    return redirect("listings:mine")
+
+
+@login_required
+@require_POST
+def relist(request, pk: int):
+    listing = _owned_listing_or_404(request, pk)
+    services.listing_relist(listing=listing, actor=request.user)
+    messages.success(request, f"“{listing.title}” is back on sale.")
     return redirect("listings:mine")
 
 

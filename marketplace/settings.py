@@ -308,6 +308,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A listing's status is read (Listing) and written (PATCH); one enum, named, for both.
+    "ENUM_NAME_OVERRIDES": {"ListingStatusEnum": "listings.models.Listing.Status"},
 }
 
 # --- Security headers ----------------------------------------------------------------------------

@@ -68,6 +68,16 @@ def test_a_moderator_replaces_the_photo_through_the_intake(
     assert not [name for name in old if default_storage.exists(name)]
 
 
+def test_a_moderator_types_the_price_as_the_site_shows_it(client_for, staff_with, seller):
+    listing = ListingFactory(seller=seller, price_eur=Decimal("1250"))
+    staff = client_for(staff_with(VIEW, CHANGE))
+    assert 'value="1.250,00"' in staff.get(_change_url(listing)).content.decode()
+    response = staff.post(_change_url(listing), _form_data(listing, price_eur="12,50"))
+    assert response.status_code == 302
+    listing.refresh_from_db()
+    assert listing.price_eur == Decimal("12.50")
+
+
 def test_a_photo_the_intake_refuses_is_a_form_error(client_for, staff_with, seller):
     listing = ListingFactory(seller=seller)
     bad = SimpleUploadedFile("x.jpg", b"hello, not a photo")

@@ -129,16 +129,75 @@ def test_put_is_not_offered(seller):
     assert response.status_code == 405
 
 
-def test_patch_cannot_change_owner_or_status(seller, other_seller):
+def test_patch_cannot_change_the_owner(seller, other_seller):
     listing = ListingFactory(seller=seller)
     response = _as(seller).patch(
         f"/api/listings/{listing.pk}/",
-        {"seller": other_seller.pk, "status": "sold", "title": "New title"},
+        {"seller": other_seller.pk, "title": "New title"},
         format="json",
     )
     assert response.status_code == 200
     listing.refresh_from_db()
-    assert (listing.seller, listing.status, listing.title) == (seller, "active", "New title")
+    assert (listing.seller, listing.title) == (seller, "New title")
+
+
+@pytest.mark.parametrize("fmt", ["json", "multipart"])
+def test_owner_marks_sold_and_relists_through_patch(seller, fmt):
+    listing = ListingFactory(seller=seller, title="Lamp")
+    url = f"/api/listings/{listing.pk}/"
+    response = _as(seller).patch(url, {"status": "sold", "title": "Old lamp"}, format=fmt)
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["title"]) == ("sold", "Old lamp")
+    listing.refresh_from_db()
+    assert listing.status == "sold" and listing.sold_at is not None
+    assert listing.title == "Old lamp"
+
+    response = _as(seller).patch(url, {"status": "active"}, format=fmt)
+    assert response.status_code == 200 and response.json()["status"] == "active"
+    listing.refresh_from_db()
+    assert listing.status == "active" and listing.sold_at is None
+
+
+def test_an_unknown_status_is_refused_with_a_sentence(seller):
+    listing = ListingFactory(seller=seller, title="Lamp")
+    response = _as(seller).patch(
+        f"/api/listings/{listing.pk}/", {"status": "gone", "title": "X"}, format="json"
+    )
+    message = "“gone” is not a status: use “active” (on sale) or “sold”."
+    assert response.status_code == 400
+    assert response.json() == {"detail": f"status: {message}", "status": [message]}
+    listing.refresh_from_db()
+    assert (listing.status, listing.title) == ("active", "Lamp")
+
+
+def test_other_seller_cannot_mark_sold(seller, other_seller):
+    listing = ListingFactory(seller=seller)
+    response = _as(other_seller).patch(
+        f"/api/listings/{listing.pk}/", {"status": "sold"}, format="json"
+    )
+    assert response.status_code == 403
+    listing.refresh_from_db()
+    assert listing.status == "active"
+
+
+def test_a_new_listing_takes_no_status(seller):
+    response = _as(seller).post(
+        "/api/listings/", {**NEW_LISTING, "photo": _jpeg(), "status": "sold"}, format="multipart"
+    )
+    assert response.status_code == 400
+    assert response.json()["status"] == ["Only when changing a listing: a new one is on sale."]
+    assert not Listing.objects.exists()
+
+
+def test_the_schema_documents_the_status_change(api):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    body = schema["paths"]["/api/listings/{id}/"]["patch"]["requestBody"]["content"]
+    for media_type in ("application/json", "multipart/form-data"):
+        ref = body[media_type]["schema"]["$ref"].rsplit("/", 1)[-1]
+        status = schema["components"]["schemas"][ref]["properties"]["status"]
+        enum = status["allOf"][0]["$ref"].rsplit("/", 1)[-1]
+        assert schema["components"]["schemas"][enum]["enum"] == ["active", "sold"]
+        assert "`active` puts it back on sale" in status["description"]
 
 
 def test_schema_and_docs_are_served(api):

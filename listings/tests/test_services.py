@@ -79,6 +79,21 @@ def test_mark_sold_is_owner_only_and_idempotent(seller, other_seller):
     assert listing.status == Listing.Status.SOLD and listing.sold_at == sold_at
 
 
+def test_relist_is_the_sellers_alone_and_idempotent(seller, other_seller, staff_with):
+    listing = ListingFactory(seller=seller)
+    services.listing_mark_sold(listing=listing, actor=seller)
+    moderator = staff_with("listings.change_listing")
+    for someone in (other_seller, moderator):
+        with pytest.raises(PermissionDenied, match="Only the seller can put this listing back"):
+            services.listing_relist(listing=listing, actor=someone)
+    listing.refresh_from_db()
+    assert listing.status == Listing.Status.SOLD
+    for _ in range(2):
+        services.listing_relist(listing=listing, actor=seller)
+        listing.refresh_from_db()
+        assert listing.status == Listing.Status.ACTIVE and listing.sold_at is None
+
+
 def test_delete_removes_row_and_files(seller, other_seller, django_capture_on_commit_callbacks):
     listing = ListingFactory(seller=seller)
     files = listing.photo.name, listing.thumbnail.name

@@ -39,10 +39,24 @@ def test_browse_filters_and_paginates(anon_client):
     assert len(page2.context["page"].object_list) == 6
 
 
-def test_invalid_filters_fall_back_to_everything(anon_client):
-    ListingFactory(title="Kettle")
-    response = anon_client.get("/", {"min_price": "lots", "category": "moon"})
-    assert response.status_code == 200 and "Kettle" in response.content.decode()
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ({"min_price": "50", "max_price": "5"}, "The minimum price is above the maximum."),
+        ({"min_price": "abc"}, "Min €: Enter a price in euros, like 12,50 or 1.250,00."),
+        ({"category": "moon"}, "Category: Select a valid choice. moon is not one of"),
+    ],
+)
+def test_invalid_filters_list_nothing_and_say_why(anon_client, query, reason):
+    ListingFactory(title="Kettle", price_eur=Decimal("20"))
+    response = anon_client.get("/", query)
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Kettle" not in html and "listing-card" not in html
+    assert "No listings are shown: these filters cannot be applied." in html
+    assert reason in html
+    for name, value in query.items():
+        assert f'name="{name}"' in html and (f'value="{value}"' in html or "selected" in html)
 
 
 @pytest.mark.parametrize("url", ["/sell/", "/my/listings/", "/inbox/"])
@@ -87,6 +101,16 @@ def test_only_the_owner_edits_marks_sold_or_deletes_on_the_site(
     assert client.post(f"/listings/{pk}/delete/").status_code == 403
     listing.refresh_from_db()
     assert (listing.title, listing.status) == ("Original", "active")
+
+
+@pytest.mark.parametrize("persona", ["other_seller", "staff"])
+def test_only_the_owner_relists_on_the_site(request, client_for, seller, persona):
+    listing = ListingFactory(seller=seller, status=Listing.Status.SOLD)
+    client = client_for(request.getfixturevalue(persona))
+    assert client.post(f"/listings/{listing.pk}/relist/").status_code == 403
+    listing.refresh_from_db()
+    assert listing.status == Listing.Status.SOLD
+    assert client_for(seller).get(f"/listings/{listing.pk}/relist/").status_code == 405
 
 
 def test_owner_edits_marks_sold_and_deletes(client_for, seller):

@@ -77,7 +77,7 @@ def test_a_thumbs_down_and_two_corrections_show_in_the_staff_report(
     page.get_by_label("Photo of the item").set_input_files(photo)
     expect(page.locator("#prefill-status .message")).to_have_text(DONE)
     expect(control(page, "category")).to_have_value("home-kitchen")
-    expect(control(page, "price_eur")).to_have_value("1250.00")
+    expect(control(page, "price_eur")).to_have_value("1.250,00")
     run = PrefillRun.objects.get(user=seller)
 
     expect(rating_box).to_be_visible()

@@ -37,7 +37,7 @@ SHOWN = {
     "condition": "like-new",
     "brand": "Hjemmet",
     "color": "blue",
-    "price_eur": "1250.00",
+    "price_eur": "1.250,00",
 }
 DRAFT_FIELDS = list(SHOWN)
 WORKING = "Reading your photo… the details will appear here in a few seconds."

@@ -24,6 +24,8 @@
   const POLL_MAX_MS = 5000;
   const photoMaxSide = Number(form.dataset.photoMaxSide || 1600);
   const csrfToken = form.querySelector("[name=csrfmiddlewaretoken]").value;
+  // The site's price format, as the server shows it in the field (marketplace/money.py): "1.250,00".
+  const PRICE_FORMAT = new Intl.NumberFormat("de-DE", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   const DRAFT_FIELDS = ["title", "description", "category", "condition", "brand", "color", "price_eur"];
 
   let currentRun = null; // only the latest photo's run may fill the form
@@ -175,7 +177,7 @@
       const input = fieldInput(name);
       if (!input || value === null || value === undefined || value === "") continue;
       if (input.dataset.touched === "1" || (input.value && input.value !== input.dataset.suggested)) continue;
-      const text = name === "price_eur" ? Number(value).toFixed(2) : String(value);
+      const text = name === "price_eur" ? PRICE_FORMAT.format(Number(value)) : String(value);
       if (input.tagName === "SELECT" && ![...input.options].some((o) => o.value === text)) continue;
       input.value = input.maxLength > 0 ? text.slice(0, input.maxLength) : text;
       input.dataset.suggested = input.value;
