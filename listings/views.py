@@ -29,7 +29,8 @@ def browse(request):
     if not form.is_valid():
         # Listing everything under filters the buyer believes applied would mislead: no results,
         # the reasons, and the form as they typed it.
-        return render(request, "listings/browse.html", {"form": form, "page": None}, status=400)
+        context = {"form": form, "page": None, "filters_open": form.narrows()}  # shows the errors
+        return render(request, "listings/browse.html", context, status=400)
     filters = form.to_filters()
     page = CappedCountPaginator(selectors.listing_search(filters=filters), PAGE_SIZE).get_page(
         request.GET.get("page")
