@@ -26,6 +26,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 
+from marketplace.admin_bases import ReadOnlyAdmin
 from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
 
 from .evals.cases import CASE_SETTINGS, eval_case_create, eval_case_update
@@ -57,17 +58,6 @@ from .selectors import (
     prompt_versions_for_picker,
     prompt_versions_get,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _page_context(model_admin, request, title: str) -> dict:

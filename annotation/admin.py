@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from ai_prefill.schema import DRAFT_FIELDS
 from feedback.selectors import ratings_for_run
+from marketplace.admin_bases import ReadOnlyAdmin, ReportPageAdmin
 from marketplace.taxonomy import Category, Condition
 
 from . import selectors, services
@@ -118,6 +119,18 @@ class AdjudicateForm(ValuesForm):
     promote = forms.BooleanField(required=False, label="Promote to eval set")
 
 
+def _task_to_review(request, task_id) -> tuple[AnnotationTask, bool]:
+    """The task for the review page and its live verdicts, and whether this user may work on it
+    (holds its claim; superusers may open any)."""
+    if not _can_review(request):
+        raise PermissionDenied
+    task = selectors.task_for_review(task_id=task_id)
+    if task is None:
+        raise Http404
+    holds = services.task_held_by(task=task, annotator=request.user)
+    return task, holds or request.user.is_superuser
+
+
 def _initial_values(values: dict) -> dict:
     return {name: "" if values.get(name) is None else values[name] for name in DRAFT_FIELDS}
 
@@ -159,7 +172,7 @@ class LeaseFilter(admin.SimpleListFilter):
 
 
 @admin.register(AnnotationTask)
-class AnnotationTaskAdmin(admin.ModelAdmin):
+class AnnotationTaskAdmin(ReadOnlyAdmin):
     list_display = (
         "id", "reason", "reason_detail", "category", "status", "required_annotations",
         "claimed_by", "lease", "created_at", "promoted",
@@ -167,7 +180,7 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
     list_filter = ("status", "reason", CategoryFilter, "required_annotations", LeaseFilter)
     list_select_related = ("claimed_by",)
     search_fields = ("=id", "reason_detail")
-    # Read-only (has_change_permission below): no field is edited by hand. The raw ids keep a
+    # Read-only (ReadOnlyAdmin): no field is edited by hand. The raw ids keep a
     # form that ever edits one of these from rendering a <select> of every run, user or case.
     raw_id_fields = ("run", "claimed_by", "promote_requested_by", "promoted_case")
     date_hierarchy = "created_at"
@@ -176,16 +189,10 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
     ordering = ("-created_at",)  # the created_at index: cheap on a big queue
     actions = ["promote_to_eval_set"]
 
-    def has_add_permission(self, request):
-        return False  # tasks come from the sampling policy
-
-    def has_change_permission(self, request, obj=None):
-        # Status, claims and final values change only through the services (claim, submit,
-        # skip, adjudicate, promote); leads keep `change_annotationtask` for those pages.
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # a deleted task would let its run be sampled again, its annotations gone
+    # Read-only (ReadOnlyAdmin): tasks come from the sampling policy; status, claims and final
+    # values change only through the services (claim, submit, skip, adjudicate, promote), and
+    # leads keep `change_annotationtask` for those pages; a deleted task would let its run be
+    # sampled again, its annotations gone.
 
     def has_promote_permission(self, request):
         return _is_lead(request)
@@ -277,13 +284,8 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
         return response
 
     def review_view(self, request, task_id):
-        if not _can_review(request):
-            raise PermissionDenied
-        task = selectors.task_for_review(task_id=task_id)
-        if task is None:
-            raise Http404
-        holds = services.task_held_by(task=task, annotator=request.user)
-        if not holds and not request.user.is_superuser:
+        task, holds = _task_to_review(request, task_id)
+        if not holds:
             self.message_user(
                 request,
                 "This task is not claimed by you any more; take the next one.",
@@ -333,13 +335,8 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
         """The verdicts the values typed so far would get, for the review page's verdict column
         (review.js): the service's rule on the server, so the page never defines "the same
         value" a second time. Writes nothing."""
-        if not _can_review(request):
-            raise PermissionDenied
-        task = selectors.task_for_review(task_id=task_id)
-        if task is None:
-            raise Http404
-        holds = services.task_held_by(task=task, annotator=request.user)
-        if not holds and not request.user.is_superuser:
+        task, holds = _task_to_review(request, task_id)
+        if not holds:
             raise PermissionDenied  # as the review page: only the task one holds
         values = _posted_values(request)
         return JsonResponse(
@@ -472,25 +469,12 @@ def _agreement_page(request, context: dict) -> TemplateResponse:
 
 
 @admin.register(AgreementReport)
-class AgreementReportAdmin(admin.ModelAdmin):
+class AgreementReportAdmin(ReportPageAdmin):
     """The agreement and throughput page as an entry of the admin index, for leads: the only
     address of this admin is its changelist, which is that page."""
 
     def has_view_permission(self, request, obj=None):
         return _is_lead(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_urls(self):
-        view = self.admin_site.admin_view(self.changelist_view)
-        return [path("", view, name="annotation_agreementreport_changelist")]
 
     def changelist_view(self, request, extra_context=None):
         if not _is_lead(request):
@@ -504,7 +488,7 @@ class AgreementReportAdmin(admin.ModelAdmin):
 
 
 @admin.register(Annotation)
-class AnnotationAdmin(admin.ModelAdmin):
+class AnnotationAdmin(ReadOnlyAdmin):  # annotations are made on the review page
     """Read-only. Annotators see their own (double annotation stays independent)."""
 
     list_display = ("id", "task", "annotator", "skipped", "started_at", "submitted_at")
@@ -521,15 +505,6 @@ class AnnotationAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         return selectors.annotations_visible_to(annotations=queryset, user=request.user)
-
-    def has_add_permission(self, request):
-        return False  # annotations are made on the review page
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- the sampling policy ----------------------------------------------------------------------

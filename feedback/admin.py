@@ -16,6 +16,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
 from ai_prefill.admin import run_page_section_register
+from marketplace.admin_bases import ReadOnlyAdmin, ReportPageAdmin
 
 from .models import FeedbackReport, FieldCorrection, PrefillOutcome, SuggestionRating
 from .reports import (
@@ -26,17 +27,6 @@ from .reports import (
     report_time_rows,
 )
 from .selectors import GROUP_BY_CHOICES, feedback_report, ratings_for_run
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.display(description="run")
@@ -123,7 +113,7 @@ class PrefillOutcomeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(FeedbackReport)
-class FeedbackReportAdmin(admin.ModelAdmin):
+class FeedbackReportAdmin(ReportPageAdmin):
     """The feedback report as an entry of the admin index: its changelist is the report page.
 
     Only that one address exists (no add, change or delete pages); it needs the view permission
@@ -132,20 +122,6 @@ class FeedbackReportAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("feedback.view_prefilloutcome")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
-        view = self.admin_site.admin_view(self.changelist_view)
-        return [path("", view, name=f"{info[0]}_{info[1]}_changelist")]
 
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from .admin_bases import ReadOnlyAdmin
 from .models import OutboxMessage, User
 
 admin.site.register(User, UserAdmin)
@@ -22,19 +23,10 @@ class PendingFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(ReadOnlyAdmin):
     """Read-only: what waits for the broker and why (marketplace/outbox.py sends and prunes)."""
 
     list_display = ("created_at", "task", "args", "sent_at", "attempts", "last_error")
     list_filter = (PendingFilter, "task")
     date_hierarchy = "created_at"
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
