@@ -1,5 +1,7 @@
 """The plain colour names Trova uses, with a reference RGB value for each."""
 
+import numpy as np
+
 NAMED_COLORS = {
     "black": (30, 30, 32),
     "white": (245, 245, 242),
@@ -17,11 +19,15 @@ NAMED_COLORS = {
 }
 
 
-def nearest_color_name(rgb: tuple[int, int, int]) -> str:
-    """The named colour closest to `rgb` (squared distance, weighted like human luminance)."""
+_NAMES = np.array(list(NAMED_COLORS), dtype=object)
+_REFERENCES = np.array(list(NAMED_COLORS.values()), dtype=np.float64)
+# Squared RGB distance weighted like human luminance (green counts most, then blue, then red).
+_CHANNEL_WEIGHTS = np.array([2.0, 4.0, 3.0])
 
-    def distance(reference):
-        dr, dg, db = (a - b for a, b in zip(rgb, reference, strict=True))
-        return 2 * dr * dr + 4 * dg * dg + 3 * db * db
 
-    return min(NAMED_COLORS, key=lambda name: distance(NAMED_COLORS[name]))
+def nearest_color_names(pixels: np.ndarray) -> np.ndarray:
+    """The closest named colour of every RGB pixel of `pixels` (shape (..., 3)), same shape
+    without the last axis. Ties go to the name listed first in NAMED_COLORS."""
+    differences = np.asarray(pixels, dtype=np.float64)[..., None, :] - _REFERENCES
+    distances = (differences**2 * _CHANNEL_WEIGHTS).sum(axis=-1)
+    return _NAMES[distances.argmin(axis=-1)]

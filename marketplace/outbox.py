@@ -85,7 +85,8 @@ def _run_in_process(message_id: int) -> bool | None:
     if not taken.update(sent_at=timezone.now()):
         return None
     message = OutboxMessage.objects.get(pk=message_id)
-    app.loader.import_default_modules()
+    if message.task not in app.tasks:  # the caller's module defines it; else load every app's
+        app.loader.import_default_modules()
     app.tasks[message.task].apply_async(args=message.args)
     return True
 
@@ -105,7 +106,3 @@ def outbox_relay(*, limit: int = 500) -> int:
     if sent:
         logger.info("outbox: relayed %d pending task(s)", sent)
     return sent
-
-
-def outbox_pending_count() -> int:
-    return OutboxMessage.objects.filter(sent_at__isnull=True).count()

@@ -274,12 +274,9 @@ class CaseScore:
 # --- normalisation ---------------------------------------------------------------------------
 
 
-normalize_text = text_key  # the one text normalisation (ai_prefill/fields.py)
-
-
 def normalize_brand(value: object) -> str:
     """Brand key: normalised text without spaces or the connectors '&', '+' and 'and'."""
-    return "".join(word for word in normalize_text(value).split() if word != "and")
+    return "".join(word for word in text_key(value).split() if word != "and")
 
 
 BRAND_PLACEHOLDERS = frozenset(
@@ -294,7 +291,7 @@ def canonical_color(value: object) -> str | None:
     Reads left to right and returns the first recognised word or phrase, preferring the longest
     phrase at each position ("rose gold" -> pink before "rose"; "dark blue" -> blue).
     """
-    words = normalize_text(value).split()
+    words = text_key(value).split()
     for start in range(len(words)):
         for length in range(min(_MAX_COLOR_PHRASE_WORDS, len(words) - start), 0, -1):
             canonical = COLOR_SYNONYMS.get(" ".join(words[start : start + length]))
@@ -303,14 +300,11 @@ def canonical_color(value: object) -> str | None:
     return None
 
 
-_is_blank = is_blank
-
-
 # --- per-field rules -------------------------------------------------------------------------
 
 
 def score_category(expected: object, output: object) -> FieldScore:
-    exp, out = normalize_text(expected), normalize_text(output)
+    exp, out = text_key(expected), text_key(output)
     if exp == out:
         return FieldScore(1.0, True)
     return FieldScore(0.0, False, f"expected {expected!r}, got {output!r}")
@@ -318,7 +312,7 @@ def score_category(expected: object, output: object) -> FieldScore:
 
 def score_condition(expected: object, output: object) -> tuple[FieldScore, bool]:
     """(score, within one step). Unknown slugs score 0 and are not within one step."""
-    if _is_blank(expected) and _is_blank(output):
+    if is_blank(expected) and is_blank(output):
         return FieldScore(1.0, True), True
     if expected == output:
         return FieldScore(1.0, True), True
@@ -354,7 +348,7 @@ def score_brand(expected: object, output: object) -> tuple[FieldScore, bool]:
 
 
 def score_color(expected: object, output: object) -> FieldScore:
-    exp_blank, out_blank = _is_blank(expected), _is_blank(output)
+    exp_blank, out_blank = is_blank(expected), is_blank(output)
     if exp_blank and out_blank:
         return FieldScore(1.0, True)
     if exp_blank or out_blank:
@@ -365,7 +359,7 @@ def score_color(expected: object, output: object) -> FieldScore:
             return FieldScore(1.0, True)
         return FieldScore(0.0, False, f"expected {exp!r}, got {out!r} (from {output!r})")
     # At least one side has no recognised colour word: only identical text counts.
-    if normalize_text(expected) == normalize_text(output):
+    if text_key(expected) == text_key(output):
         return FieldScore(1.0, True, "compared as text (no recognised colour word)")
     unknown = output if out is None else expected
     return FieldScore(0.0, False, f"unrecognised colour {unknown!r}")
@@ -373,7 +367,7 @@ def score_color(expected: object, output: object) -> FieldScore:
 
 def text_similarity(expected: object, output: object) -> float:
     """rapidfuzz token_set_ratio / 100 on normalised text (1.0 when both are empty)."""
-    exp, out = normalize_text(expected), normalize_text(output)
+    exp, out = text_key(expected), text_key(output)
     if not exp and not out:
         return 1.0
     return fuzz.token_set_ratio(exp, out) / 100
@@ -381,10 +375,10 @@ def text_similarity(expected: object, output: object) -> float:
 
 def attribute_found(attribute: str, text: str) -> bool:
     """Is the key attribute mentioned in `text`? (See the module docstring for the rule.)"""
-    attr = normalize_text(attribute)
+    attr = text_key(attribute)
     if not attr:
         return True
-    words = normalize_text(text).split()
+    words = text_key(text).split()
     if not words:
         return False
     numbers = set(re.findall(r"\d+", " ".join(words)))
@@ -401,14 +395,14 @@ def attribute_found(attribute: str, text: str) -> bool:
 
 def key_attribute_recall(key_attributes: list[str], text: str) -> float | None:
     """Fraction of the key attributes found in `text`; None when there are none."""
-    attributes = [a for a in key_attributes if normalize_text(a)]
+    attributes = [a for a in key_attributes if text_key(a)]
     if not attributes:
         return None
     return sum(attribute_found(a, text) for a in attributes) / len(attributes)
 
 
 def score_text(expected: object, output: object, recall: float | None) -> FieldScore:
-    if _is_blank(expected) and _is_blank(output):
+    if is_blank(expected) and is_blank(output):
         return FieldScore(1.0, True)
     similarity = text_similarity(expected, output)
     if recall is None:
@@ -425,7 +419,7 @@ def _as_price(value: object) -> float | None:
 
     Raises ValueError for anything else (bools, NaN, infinities, non-numeric text).
     """
-    if _is_blank(value):
+    if is_blank(value):
         return None
     if isinstance(value, bool):
         raise ValueError(f"not a price: {value!r}")

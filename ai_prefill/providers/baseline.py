@@ -13,8 +13,9 @@ from collections import Counter
 
 import numpy as np
 from PIL import Image
+from scipy.ndimage import binary_erosion, generate_binary_structure
 
-from marketplace.colors import nearest_color_name
+from marketplace.colors import nearest_color_names
 
 from ..schema import ListingDraft
 from .base import ProviderRequest, ProviderResult, Usage
@@ -72,7 +73,7 @@ def dominant_item_color(jpeg: bytes) -> str | None:
     weights = _centre_weights(SAMPLE_SIDE) * foreground
     inside = _erode(foreground)  # the first ring blends with the background: skip it
     outline = inside & ~_erode(inside)
-    names = _color_names(pixels, foreground)
+    names = nearest_color_names(pixels)
     votes: Counter[str] = Counter()
     for part in (weights, weights * outline):  # the whole item, then its outline, as shares
         total = part.sum()
@@ -82,20 +83,9 @@ def dominant_item_color(jpeg: bytes) -> str | None:
     return max(votes, key=lambda name: votes[name])
 
 
-def _color_names(pixels: np.ndarray, where: np.ndarray) -> np.ndarray:
-    names = np.full(where.shape, "", dtype=object)
-    for y, x in zip(*np.nonzero(where), strict=True):
-        names[y, x] = nearest_color_name(tuple(int(c) for c in pixels[y, x]))
-    return names
-
-
 def _erode(mask: np.ndarray) -> np.ndarray:
     """True where a pixel and its four neighbours are all in `mask` (the picture's edge is out)."""
-    inner = np.zeros_like(mask)
-    inner[1:-1, 1:-1] = (
-        mask[1:-1, 1:-1] & mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:]
-    )
-    return inner
+    return binary_erosion(mask, structure=generate_binary_structure(2, 1), border_value=0)
 
 
 def _background_mask(pixels: np.ndarray) -> np.ndarray:
@@ -121,7 +111,11 @@ def _background_mask(pixels: np.ndarray) -> np.ndarray:
 
 
 def _kmeans(points: np.ndarray, k: int, iterations: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Plain Lloyd's k-means, started deterministically from points spread over brightness."""
+    """Plain Lloyd's k-means, started deterministically from points spread over brightness.
+
+    Not scipy's kmeans2: on a plain background most clusters are empty, for which kmeans2 warns
+    on every photo, and silencing that with warnings.catch_warnings is not thread-safe (run_evals
+    calls the provider from a thread pool)."""
     order = np.argsort(points.sum(axis=1))
     centres = points[order[np.linspace(0, len(points) - 1, k).astype(int)]]
     for _ in range(iterations):
