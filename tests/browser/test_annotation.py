@@ -38,6 +38,11 @@ def annotator(django_user_model):
 @pytest.fixture
 def task(seller, settings):
     settings.AI_PROVIDER = "baseline"
+    return sampled_task(seller)
+
+
+def sampled_task(seller) -> AnnotationTask:
+    """A finished baseline run of the seller's, sampled into the queue (the CSP walk uses it)."""
     run = start_run(seller, shape="chair", color="blue")
     prefill_run_execute(run_id=run.pk)  # a no-op if the on-commit task finished it already
     run.refresh_from_db()

@@ -11,14 +11,11 @@ import pytest
 from playwright.sync_api import expect
 
 from ai_prefill.evals.starter_set import starter_cases_load
-from ai_prefill.execution import prefill_run_execute
-from ai_prefill.models import EvalCase, PrefillRun, PromptVersion
-from ai_prefill.tests.factories import start_run
+from ai_prefill.models import EvalCase, PromptVersion
 from ai_prefill.tests.test_admin import _run_evals  # the admin tests' two baseline eval runs
-from annotation.models import AnnotationTask, SamplingPolicy
-from annotation.sampling import runs_sample_for_annotation
 from listings.tests.factories import ConversationFactory, ListingFactory, MessageFactory
 from marketplace.sample_images import render_item
+from tests.browser.test_annotation import sampled_task
 from tests.browser.test_sell_prefill import DONE, DRAFT, assert_draft_shown
 from tests.fake_openai import Behaviour
 
@@ -93,15 +90,8 @@ def test_the_site_works_under_the_policy(
 def admin_data(seller, settings, tmp_path):
     """A finished run in the feedback report and the annotation queue, two eval runs."""
     settings.AI_PROVIDER = "baseline"
-    run = start_run(seller, shape="chair", color="blue")
-    prefill_run_execute(run_id=run.pk)
-    run.refresh_from_db()
-    assert run.status == PrefillRun.Status.SUCCEEDED
-    policy = SamplingPolicy.current()
-    policy.random_share, policy.double_annotation_share = 1.0, 0.0
-    policy.save()
-    runs_sample_for_annotation(policy=policy)
-    task = AnnotationTask.objects.get(run=run)
+    task = sampled_task(seller)
+    run = task.run
     starter_cases_load()
     run_a = _run_evals(tmp_path)
     run_b = _run_evals(tmp_path, "--baseline", str(run_a.pk))
