@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "axes",
+    "experiments",
     "ai_prefill",
     "feedback",
     "listings",
