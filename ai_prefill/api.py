@@ -14,8 +14,10 @@ from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
 from .errors import ErrorType
 from .models import PrefillRun
 from .polling import poll_after_ms
+from .rollout import prefill_config_for
 from .selectors import prefill_run_get_for_user, prefill_run_status_for_user
 from .services import (
+    PREFILL_OFF_MESSAGE,
     PrefillLimitExceeded,
     prefill_limits_check,
     prefill_run_expire_if_stale,
@@ -49,6 +51,14 @@ class PrefillUnavailable(APIException):
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "prefill_unavailable"
+
+
+class PrefillNotOffered(APIException):
+    """This seller gets no AI now (a "no AI" experiment arm, or AI off in production): 403 with a
+    sentence; the Sell page shows such a seller the plain form and never asks."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "prefill_off"
 
 
 POLL_AFTER_HELP = (
@@ -100,16 +110,22 @@ class PrefillCreateView(APIView):
                     ),
                 },
             ),
+            403: api_error("No AI suggestions for this seller now (a no-AI experiment arm)."),
             429: api_error("Past the burst rate or the daily quota; `detail` says when to retry."),
             503: api_error("The task queue cannot be reached; `detail` is for the seller."),
         },
     )
     def post(self, request):
+        config = prefill_config_for(user=request.user)  # the seller's experiment arm, or production
+        if not config.enabled:
+            raise PrefillNotOffered(detail=PREFILL_OFF_MESSAGE)
         try:
             prefill_limits_check(user=request.user)  # early and unlocked: before decoding a photo
             upload = PrefillUploadSerializer(data=request.data)
             upload.is_valid(raise_exception=True)
-            run = prefill_run_start(user=request.user, photo=upload.validated_data["image"])
+            run = prefill_run_start(
+                user=request.user, photo=upload.validated_data["image"], config=config
+            )
         except PrefillLimitExceeded as exc:
             raise PrefillLimited(wait=exc.retry_after, detail=str(exc)) from None
         if run.error_type == ErrorType.QUEUE_UNAVAILABLE:

@@ -136,6 +136,14 @@ class PrefillRun(models.Model):
     cost_usd = models.DecimalField(max_digits=10, decimal_places=6, null=True, blank=True)
     error_type = models.CharField(max_length=20, choices=ErrorType.choices, blank=True)
     error_message = models.TextField(blank=True)
+    arm = models.ForeignKey(
+        "experiments.Arm",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The experiment arm that chose this configuration; empty: production.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -171,6 +179,42 @@ class PrefillAttempt(models.Model):
 
     def __str__(self):
         return f"attempt {self.number} of {self.run_id}: {self.outcome}"
+
+
+class ProductionConfig(models.Model):
+    """What sellers outside an experiment get: each row is one change, the newest is in force.
+
+    Stored so that shipping an arm needs no redeploy; with no row, the environment decides
+    (AI_PROVIDER, AI_MODEL, the production prompt label). The prompt version itself is the
+    production label's; the row records which version it moved the label to. Rolling back is
+    a new row with an older row's values.
+    """
+
+    enabled = models.BooleanField(
+        default=True,
+        help_text="Off: sellers get the plain form and no AI run (a shipped no-AI arm).",
+    )
+    prompt_version = models.ForeignKey(
+        PromptVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    provider = models.CharField(max_length=20, blank=True)
+    model = models.CharField(max_length=80, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    note = models.CharField(max_length=300, blank=True)
+    experiment_key = models.CharField(
+        max_length=60, blank=True, help_text="The experiment whose arm was shipped, if any."
+    )
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self):
+        if not self.enabled:
+            return "AI off"
+        return f"{self.prompt_version} on {self.provider}/{self.model}"
 
 
 class PromptLabelEvent(models.Model):

@@ -12,7 +12,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from .memo import ProcessMemo
+from marketplace.memo import ProcessMemo
+
 from .models import PrefillRun
 
 POLL_MIN_MS = 300  # an overdue run: ask again soon, but not in a tight loop

@@ -14,7 +14,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from .memo import ProcessMemo
+from marketplace.memo import ProcessMemo
+
 from .models import PromptLabel, PromptLabelEvent, PromptVersion
 from .schema import draft_schema_hash
 

@@ -18,8 +18,9 @@ from .errors import ErrorType
 from .execution import prefill_run_is_stale, prefill_runs_fail_stale
 from .image_prep import ModelImage, model_image_from_upright
 from .models import PrefillRun
-from .prompt_registry import model_for_provider, prompt_version_for_new_run, run_params_for
+from .prompt_registry import run_params_for
 from .providers import model_image_from_photo, model_image_options
+from .rollout import PrefillConfig, prefill_config_for
 
 
 class PrefillLimitExceeded(Exception):
@@ -45,24 +46,41 @@ def prefill_limits_check(*, user, lock: bool = False) -> None:
     _check_daily_quota(user, timezone.localtime(now))
 
 
-def prefill_run_start(*, user, photo: ProcessedPhoto) -> PrefillRun:
-    """Store the photo and the image the model will see, record the configuration, and queue the
-    work once the row is committed. Raises PrefillLimitExceeded past a per-seller limit."""
+class PrefillOff(Exception):
+    """This seller gets no AI suggestion now (a "no AI" experiment arm, or AI off in production).
+    The message is a sentence for the seller."""
+
+
+PREFILL_OFF_MESSAGE = (
+    "AI suggestions are not offered on your account at the moment. Please fill in the form "
+    "yourself."
+)
+
+
+def prefill_run_start(
+    *, user, photo: ProcessedPhoto, config: PrefillConfig | None = None
+) -> PrefillRun:
+    """Store the photo and the image the model will see, record the configuration (the seller's
+    experiment arm's, or production), and queue the work once the row is committed. Raises
+    PrefillLimitExceeded past a per-seller limit, PrefillOff when the seller gets no AI."""
+    config = config or prefill_config_for(user=user)
+    if not config.enabled:
+        raise PrefillOff(PREFILL_OFF_MESSAGE)
     with transaction.atomic():
         prefill_limits_check(user=user, lock=True)
-        return _run_create(user, photo)
+        return _run_create(user, photo, config)
 
 
-def _run_create(user, photo: ProcessedPhoto) -> PrefillRun:
-    version = prompt_version_for_new_run()
-    params = run_params_for(version)
+def _run_create(user, photo: ProcessedPhoto, config: PrefillConfig) -> PrefillRun:
+    params = run_params_for(config.prompt_version)
     run = PrefillRun(
         user=user,
         image_sha256=photo.sha256,
-        prompt_version=version,
-        provider=settings.AI_PROVIDER,
-        model=model_for_provider(settings.AI_PROVIDER, settings.AI_MODEL),
+        prompt_version=config.prompt_version,
+        provider=config.provider,
+        model=config.model,
         params=params,
+        arm_id=config.arm_id,
     )
     # (FieldFiles compare by name, so they cannot be the keys of a dict here.)
     files = [

@@ -3,10 +3,69 @@
 Recorded from plain data: a run, final field values, timings. Nothing here knows listings.
 """
 
+import uuid
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from ai_prefill.models import PrefillRun
+from experiments.models import Arm, Experiment
+
+
+class SellSession(models.Model):
+    """One opening of the Sell form, with or without AI: the unit of time to publish and of
+    abandonment, measured the same way in every experiment arm and outside experiments."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        PUBLISHED = "published"
+        ABANDONED = "abandoned"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    experiment = models.ForeignKey(
+        Experiment, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    arm = models.ForeignKey(
+        Arm,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The arm the seller was served when the form opened; empty: production.",
+    )
+    opened_at = models.DateTimeField(default=timezone.now, db_index=True)
+    photo_chosen_at = models.DateTimeField(null=True, blank=True)
+    draft_shown_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the AI's suggestion filled the form (AI arms only)."
+    )
+    run = models.ForeignKey(
+        PrefillRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    listing_id = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="The listing's id (a plain number: feedback knows no listings).",
+    )
+    seconds_to_publish = models.FloatField(
+        null=True, blank=True, help_text="From the form opening to publish."
+    )
+    abandoned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        indexes = [
+            models.Index(fields=["arm", "status"], name="sell_session_arm_status_idx"),
+            models.Index(fields=["user", "-opened_at"], name="sell_session_user_recent_idx"),
+        ]
+
+    def __str__(self):
+        return f"sell session {self.pk} ({self.status})"
 
 
 class SuggestionRating(models.Model):

@@ -9,9 +9,12 @@ from django.db.models import DateTimeField, Exists, OuterRef, Value
 from django.utils import timezone
 
 from ai_prefill.models import PrefillRun
+from experiments.services import ArmAssignment, exposure_log
 
 from .corrections import FieldChange, fields_changes
-from .models import FieldCorrection, PrefillOutcome, SuggestionRating
+from .models import FieldCorrection, PrefillOutcome, SellSession, SuggestionRating
+
+SELL_SESSION_EVENTS = ("photo_chosen", "draft_shown")
 
 
 def rating_set(*, run: PrefillRun, user, rating: str, comment: str = "") -> SuggestionRating:
@@ -116,3 +119,85 @@ def _seconds_between(start: datetime | None, end: datetime) -> int | None:
     if start is None or start > end:
         return None
     return int((end - start).total_seconds())
+
+
+# --- sell sessions -------------------------------------------------------------------------------
+
+
+def sell_session_open(*, user, assignment: ArmAssignment | None) -> SellSession:
+    """The seller opened the Sell form. Opening it again soon (a reload, the back button) goes
+    on with the same session, so a reload is neither an abandonment nor a new start: the session
+    resumed is the seller's newest open one from the last FEEDBACK_SELL_SESSION_RESUME_MINUTES in
+    the same arm. An enrolled seller's exposure is logged once per session."""
+    since = timezone.now() - timedelta(minutes=settings.FEEDBACK_SELL_SESSION_RESUME_MINUTES)
+    arm_id = assignment.arm_id if assignment else None
+    session = (
+        SellSession.objects.filter(
+            user=user, status=SellSession.Status.OPEN, opened_at__gte=since, arm_id=arm_id
+        )
+        .order_by("-opened_at")
+        .first()
+    )
+    if session is None:
+        session = SellSession.objects.create(
+            user=user,
+            experiment_id=assignment.experiment_id if assignment else None,
+            arm_id=arm_id,
+        )
+    if assignment is not None:
+        exposure_log(assignment=assignment, user=user, session_id=session.pk)
+    return session
+
+
+def sell_session_get_owned(*, session_id, user) -> SellSession | None:
+    return SellSession.objects.filter(pk=session_id, user_id=user.pk).first()
+
+
+def sell_session_mark(*, session: SellSession, event: str, run: PrefillRun | None = None) -> bool:
+    """The seller chose a photo, or the AI's draft filled the form. The first time counts (a
+    second photo does not move the mark); a run given is linked if it is the seller's. False if
+    nothing changed."""
+    if event not in SELL_SESSION_EVENTS:
+        raise ValueError(f"unknown sell session event {event!r}")
+    if run is not None and run.user_id != session.user_id:
+        raise PermissionDenied("That AI suggestion belongs to someone else.")
+    now = timezone.now()
+    changed = SellSession.objects.filter(
+        pk=session.pk, status=SellSession.Status.OPEN, **{f"{event}_at__isnull": True}
+    ).update(**{f"{event}_at": now})
+    if run is not None:
+        changed += SellSession.objects.filter(pk=session.pk).update(run=run)
+    return bool(changed)
+
+
+def sell_session_publish(
+    *, session: SellSession, listing_id: int, published_at: datetime, run: PrefillRun | None = None
+) -> bool:
+    """The session ended in a listing. A publish after the session was marked abandoned still
+    counts: the seller did publish. False if it was published already (once per session)."""
+    if run is not None and run.user_id != session.user_id:
+        raise PermissionDenied("That AI suggestion belongs to someone else.")
+    seconds = max(0.0, (published_at - session.opened_at).total_seconds())
+    fields = {
+        "status": SellSession.Status.PUBLISHED,
+        "published_at": published_at,
+        "listing_id": listing_id,
+        "seconds_to_publish": seconds,
+        "abandoned_at": None,
+    }
+    if run is not None:
+        fields["run"] = run
+    return bool(
+        SellSession.objects.filter(pk=session.pk)
+        .exclude(status=SellSession.Status.PUBLISHED)
+        .update(**fields)
+    )
+
+
+def sell_sessions_mark_abandoned(*, now: datetime | None = None) -> int:
+    """Open sessions older than FEEDBACK_ABANDON_AFTER_HOURS: abandoned (one UPDATE, rerunnable)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.FEEDBACK_ABANDON_AFTER_HOURS)
+    return SellSession.objects.filter(status=SellSession.Status.OPEN, opened_at__lt=cutoff).update(
+        status=SellSession.Status.ABANDONED, abandoned_at=now
+    )

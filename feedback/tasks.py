@@ -1,8 +1,9 @@
 from celery import shared_task
 
-from .services import outcomes_mark_abandoned
+from .services import outcomes_mark_abandoned, sell_sessions_mark_abandoned
 
 
 @shared_task
 def outcomes_mark_abandoned_task() -> int:
-    return outcomes_mark_abandoned()
+    """Runs and sell sessions that never became a listing in time."""
+    return outcomes_mark_abandoned() + sell_sessions_mark_abandoned()

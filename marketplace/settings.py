@@ -216,6 +216,9 @@ PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "
 # A run with no listing this long after it started counts as abandoned.
 FEEDBACK_ABANDON_AFTER_HOURS = env.int("FEEDBACK_ABANDON_AFTER_HOURS", default=24)
 # Edits of a listing this long after publishing still count as corrections of the suggestion.
+# Opening the Sell form again within this goes on with the same sell session (a reload is not a
+# new start, nor an abandonment of the first).
+FEEDBACK_SELL_SESSION_RESUME_MINUTES = env.int("FEEDBACK_SELL_SESSION_RESUME_MINUTES", default=30)
 FEEDBACK_LATE_CORRECTION_HOURS = env.int("FEEDBACK_LATE_CORRECTION_HOURS", default=72)
 
 # --- Email ---------------------------------------------------------------------------------------

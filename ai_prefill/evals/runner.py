@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -366,11 +365,16 @@ def _baseline_run(run: EvalRun, baseline: str) -> EvalRun | None:
 
 
 def _production_config_key(run: EvalRun) -> str:
-    """The configuration the product runs today: production prompt + the settings' provider."""
+    """The configuration the product runs today (a shipped arm's, else the settings')."""
+    from ..rollout import production_config
+
+    production = production_config()
+    if not production.enabled:  # production is "no AI": its last AI configuration is unknown
+        return ""
     return eval_config_for(
         prompt_version=prompt_version_production(),
-        provider=settings.AI_PROVIDER,
-        model=settings.AI_MODEL,
+        provider=production.provider,
+        model=production.model,
     ).config_key
 
 

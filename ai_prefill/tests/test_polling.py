@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ai_prefill import memo, polling
+from ai_prefill import polling
 from ai_prefill.models import PrefillRun
 from ai_prefill.polling import (
     EXPECTED_WHEN_UNKNOWN_S,
@@ -16,6 +16,7 @@ from ai_prefill.polling import (
     poll_after_ms,
 )
 from ai_prefill.tests.factories import start_run
+from marketplace import memo
 
 pytestmark = pytest.mark.django_db
 

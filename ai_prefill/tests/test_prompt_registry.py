@@ -1,6 +1,5 @@
 import pytest
 
-from ai_prefill import memo
 from ai_prefill.models import PromptLabel, PromptLabelEvent, PromptVersion
 from ai_prefill.prompt_registry import (
     PRODUCTION_REFRESH_SECONDS,
@@ -12,6 +11,7 @@ from ai_prefill.prompt_registry import (
     prompt_versions_sync,
 )
 from ai_prefill.tests.factories import start_run
+from marketplace import memo
 
 pytestmark = pytest.mark.django_db
 

@@ -17,6 +17,7 @@ from ai_prefill.evals.reports import FORMATS, reports_write
 from ai_prefill.evals.runner import CACHE_MODES, EvalRunBroken, eval_config_for, eval_run_execute
 from ai_prefill.models import PromptVersion
 from ai_prefill.prompt_registry import prompt_version_production, prompt_versions_sync
+from ai_prefill.rollout import production_config
 
 EXIT_PASSED, EXIT_GATE_FAILED, EXIT_BROKEN = 0, 1, 2
 
@@ -31,9 +32,11 @@ class Command(BaseCommand):
             help="'production' (default), a label like listing_draft@9951eb2c9b, "
             "a content-hash prefix, or a prompt name (its newest version)",
         )
-        parser.add_argument("--model", default=None, help="default: settings.AI_MODEL")
         parser.add_argument(
-            "--provider", default=None, help="openai or baseline; default: settings.AI_PROVIDER"
+            "--model", default=None, help="default: production's (a shipped arm's, else AI_MODEL)"
+        )
+        parser.add_argument(
+            "--provider", default=None, help="openai or baseline; default: production's"
         )
         parser.add_argument(
             "--tags", default="", help="comma-separated; cases must carry all of them"
@@ -105,10 +108,11 @@ class Command(BaseCommand):
     def _config(self, options):
         if options["repeats"] < 1 or options["concurrency"] < 1:
             raise EvalRunBroken("--repeats and --concurrency must be at least 1")
+        production = production_config()
         return eval_config_for(
             prompt_version=_prompt_version(options["prompt_version"]),
-            provider=options["provider"] or settings.AI_PROVIDER,
-            model=options["model"] or settings.AI_MODEL,
+            provider=options["provider"] or production.provider or settings.AI_PROVIDER,
+            model=options["model"] or production.model or settings.AI_MODEL,
             tags=tuple(t.strip() for t in options["tags"].split(",") if t.strip()),
             limit=options["limit"],
             repeats=options["repeats"],
