@@ -13,6 +13,8 @@ from experiments import services
 from experiments.models import Arm, Assignment, Experiment, Surface
 from experiments.services import ArmSpec
 
+TEST_SALT = "trova-test-salt"
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -32,6 +34,7 @@ class ExperimentFactory(factory.django.DjangoModelFactory):
     hypothesis = "A shorter prompt drafts faster, so sellers publish sooner."
     surface = Surface.SELL
     enrollment_percent = Decimal("100")
+    salt = TEST_SALT
 
 
 class ArmFactory(factory.django.DjangoModelFactory):
@@ -63,11 +66,13 @@ def experiment_running(
     arms: list[ArmSpec] | None = None,
     enrollment_percent: Decimal | float = 100,
     payloads: dict[str, dict] | None = None,
+    salt: str = TEST_SALT,
 ) -> Experiment:
     """Create and start an experiment on the Sell form through the services.
 
     Default arms: control (payload {}) and variant, weights 1:1, everyone enrolled. `payloads`
-    replaces the default arms' payloads by key: {"variant": {"ai": "off"}}.
+    replaces the default arms' payloads by key: {"variant": {"ai": "off"}}. The salt is fixed
+    (not random as in production) so that who lands where is the same on every run.
     """
     if arms is None:
         payloads = payloads or {}
@@ -82,6 +87,8 @@ def experiment_running(
         actor=actor,
         enrollment_percent=enrollment_percent,
     )
+    Experiment.objects.filter(pk=experiment.pk).update(salt=salt)
+    experiment.salt = salt
     return services.experiment_start(experiment=experiment, actor=actor)
 
 
