@@ -27,6 +27,7 @@ from experiments.models import SECONDARY_METRICS, Arm, Experiment, Guardrail
 from experiments.selectors import sample_ratio, ship_blockers
 
 from . import experiment_pages as pages
+from .experiment_results import experiment_results, experiment_sample_size
 
 PAYLOAD_HELP = (
     'JSON. {} = production; {"ai": "off"} = no AI (plain form); {"prompt_version": "<first 10+ '
@@ -225,8 +226,6 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     @admin.display(description="Sample size needed")
     def sample_size(self, experiment):
-        from .experiment_results import experiment_sample_size
-
         plan = pages.sample_size_words(experiment_sample_size(experiment=experiment))
         return render_to_string(
             "admin/experiments/experiment/_sample_size.html",
@@ -324,8 +323,6 @@ class ExperimentAdmin(admin.ModelAdmin):
         }
 
     def results_view(self, request, object_id):
-        from .experiment_results import experiment_results
-
         experiment = self._experiment(request, object_id, change=False)
         results = experiment_results(experiment=experiment)
         context = {
@@ -345,8 +342,9 @@ class ExperimentAdmin(admin.ModelAdmin):
             "comparison_rows": pages.comparison_rows(results),
             "recommendations": pages.recommendation_rows(results),
             "guardrail_rows": pages.guardrail_rows(results),
+            "events": pages.event_rows(results),
             "guardrail_events": [
-                e for e in results.get("events") or [] if e.get("action") == "guardrail_breached"
+                e for e in pages.event_rows(results) if e["action"] == "guardrail_breached"
             ],
             "charts": pages.results_charts(results),
             "plan": pages.sample_size_words(results.get("sample_size") or {}),
@@ -354,8 +352,6 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     def ship_view(self, request, object_id):
         """Every metric of every arm first, no arm pre-selected, then ship the chosen one."""
-        from .experiment_results import experiment_results
-
         experiment = self._experiment(request, object_id, change=True)
         blockers = ship_blockers(experiment=experiment)
         if request.method == "POST" and not blockers:

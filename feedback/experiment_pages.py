@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 
 from ai_prefill.rollout import arm_config_parse, arm_eval_evidence, production_config
 from experiments.models import Arm, Experiment
@@ -92,7 +93,7 @@ def p_value(value) -> str:
 
 def _median_with_ci(survival: dict) -> dict:
     low, high = (survival.get("median_ci") or [None, None])[:2]
-    ci = f"95% CI {seconds(low)} – {seconds(high)}"
+    ci = f"95% CI {seconds(low)} to {seconds(high)}"
     return {"text": seconds(survival.get("median_seconds")), "sub": ci}
 
 
@@ -259,3 +260,11 @@ def sample_size_words(plan: dict) -> dict:
         "sd_log_seconds": _number(plan.get("sd_log_seconds")),
         "sessions_per_day": _number(plan.get("sessions_per_day"), 1),
     }
+
+
+def event_rows(results: dict) -> list[dict]:
+    """The audit log, newest first, with its times as datetimes (the template formats them)."""
+    return [
+        {**event, "at": parse_datetime(event["at"]) if event.get("at") else None}
+        for event in results.get("events") or []
+    ]

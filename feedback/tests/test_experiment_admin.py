@@ -36,66 +36,6 @@ def _fresh_memos():
     production_config_forget()
 
 
-def _fake_results(*, experiment, now=None) -> dict:
-    """Until feedback.experiment_results lands: the dict's shape, from the sessions."""
-    from experiments.selectors import sample_ratio
-
-    arms, daily = [], []
-    for arm in experiment.arms.all():
-        sessions = list(SellSession.objects.filter(arm=arm))
-        published = [s for s in sessions if s.status == "published"]
-        arms.append({
-            "key": arm.key, "id": arm.pk, "is_control": arm.is_control, "weight": arm.weight,
-            "status": arm.status, "paused_reason": arm.paused_reason, "payload": arm.payload,
-            "sellers": len({s.user_id for s in sessions}), "sessions": len(sessions),
-            "published": len(published), "abandoned": 0, "open": len(sessions) - len(published),
-            "abandonment": {"value": None, "n": 0},
-            "time_to_publish": {"median_seconds": None, "median_ci": [None, None],
-                                "published_within": {"60": 0, "120": 0.5, "300": 0.5},
-                                "curve": [[s.seconds_to_publish, 0.5] for s in published]},
-            "field_acceptance": {"value": None, "n": 0}, "field_corrections": {},
-            "thumbs_up": {"value": None, "n": 0}, "failures": {"value": None, "n": 0},
-            "p95_seconds_to_draft": None, "cost_per_published_usd": None, "runs": 0,
-            "vs_control": None, "guardrails": [], "recommendation": None,
-        })  # fmt: skip
-        if sessions:
-            daily.append({"day": "2026-01-01", "arm": arm.key, "sessions": len(sessions),
-                          "published": len(published), "abandonment": None,
-                          "median_seconds": 90})  # fmt: skip
-    srm = sample_ratio(experiment=experiment)
-    events = [
-        {"at": e.at.isoformat(), "action": e.action, "actor": str(e.actor or ""),
-         "arm": e.arm.key if e.arm else "", "note": e.note}
-        for e in experiment.events.all()
-    ]  # fmt: skip
-    return {
-        "experiment": {"key": experiment.key, "status": experiment.status},
-        "arms": arms,
-        "srm": {**srm.__dict__, "acknowledged_at": experiment.srm_acknowledged_at},
-        "sample_size": _fake_sample_size(experiment=experiment),
-        "daily": daily,
-        "events": events,
-    }
-
-
-def _fake_sample_size(*, experiment) -> dict:
-    return {"per_arm": 420, "assumed": True, "publish_rate": 0.85, "sd_log_seconds": 0.8,
-            "sessions_per_day": 0.0, "days_to_reach": None}  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _results_until_merged(monkeypatch):
-    import importlib.util
-    import sys
-    import types
-
-    if importlib.util.find_spec("feedback.experiment_results") is None:
-        fake = types.ModuleType("feedback.experiment_results")
-        fake.experiment_results = _fake_results
-        fake.experiment_sample_size = _fake_sample_size
-        monkeypatch.setitem(sys.modules, "feedback.experiment_results", fake)
-
-
 @pytest.fixture
 def experimenter(staff_with, client):
     user = staff_with(*EXPERIMENTER_PERMS, username="xena")
@@ -460,6 +400,8 @@ def test_results_page_shows_every_arm_and_the_charts_data(client, experimenter, 
     assert sum(len(d["data"]) for d in charts["km"]["datasets"]) > 0
     assert charts["sessions"]["labels"]
     assert "Audit log" in page and "started" in page
+    assert "not significant" in page  # the comparison against control, with its Holm decision
+    assert "keep running" in page  # the recommendation in words
 
 
 def test_a_sample_ratio_mismatch_shows_a_red_banner_and_blocks_ship(client, experimenter, sellers):
