@@ -330,7 +330,7 @@ class ExperimentAdmin(admin.ModelAdmin):
             **self._results_context(results),
             "may_act": self.has_change_permission(request, experiment),
             "blockers": ship_blockers(experiment=experiment),
-            "api_url": f"/api/experiments/{experiment.key}/results/",
+            "api_url": reverse("experiment-results", args=[experiment.key]),
         }
         return TemplateResponse(request, "admin/experiments/experiment/results.html", context)
 
