@@ -206,7 +206,12 @@ def experiment_start_checked(
     the current dataset, or a written reason to go without one (kept in the audit log)."""
     from experiments.services import experiment_start
 
-    overrides = {arm_id: reason.strip() for arm_id, reason in (overrides or {}).items() if reason}
+    # A blank reason is no reason: it must not let an arm start without evidence, unaudited.
+    overrides = {
+        arm_id: reason.strip()
+        for arm_id, reason in (overrides or {}).items()
+        if reason and reason.strip()
+    }
     evidence, missing = {}, []
     for arm in experiment.arms.all():
         config = arm_config_parse(arm.payload)

@@ -302,18 +302,19 @@ def experiment_ramp(*, experiment: Experiment, percent: Decimal | float, actor) 
     percent = Decimal(str(percent)).quantize(Decimal("0.01"))
     if not 0 < percent <= 100:
         raise ValidationError("Enrollment is a share between 0 and 100%.")
-    previous = experiment.enrollment_percent
-    updated = Experiment.objects.filter(
-        pk=experiment.pk, status__in=Experiment.LIVE, enrollment_percent__lt=percent
-    ).update(enrollment_percent=percent)
-    if not updated:
-        experiment.refresh_from_db()
-        if not experiment.is_live:
-            raise ValidationError("Only a running or paused experiment can be ramped.")
+    # Locked: two staff ramping at once go one after the other, and the audit log's "from" is
+    # what the other one left, not what this caller's copy said.
+    current = Experiment.objects.select_for_update().get(pk=experiment.pk)
+    if not current.is_live:
+        raise ValidationError("Only a running or paused experiment can be ramped.")
+    if current.enrollment_percent >= percent:
+        experiment.enrollment_percent = current.enrollment_percent
         raise ValidationError(
-            f"Enrollment is {experiment.enrollment_percent}%: it can only go up. To send "
+            f"Enrollment is {current.enrollment_percent}%: it can only go up. To send "
             "everyone back to production, pause the experiment."
         )
+    Experiment.objects.filter(pk=experiment.pk).update(enrollment_percent=percent)
+    previous = current.enrollment_percent
     experiment.enrollment_percent = percent
     _event(experiment, ExperimentEvent.Action.RAMPED, actor,
            detail={"from": str(previous), "to": str(percent)})  # fmt: skip

@@ -165,8 +165,12 @@ def sell_session_mark(*, session: SellSession, event: str, run: PrefillRun | Non
     changed = SellSession.objects.filter(
         pk=session.pk, status=SellSession.Status.OPEN, **{f"{event}_at__isnull": True}
     ).update(**{f"{event}_at": now})
-    if run is not None:
-        changed += SellSession.objects.filter(pk=session.pk).update(run=run)
+    if run is not None:  # the newest run shown; like the marks, only while the form is open
+        changed += (
+            SellSession.objects.filter(pk=session.pk, status=SellSession.Status.OPEN)
+            .exclude(run=run)
+            .update(run=run)
+        )
     return bool(changed)
 
 
