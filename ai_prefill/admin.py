@@ -16,6 +16,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
+from django.db.models import Subquery
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -45,11 +46,13 @@ from .models import (
     EvalRun,
     PrefillAttempt,
     PrefillRun,
+    ProductionConfig,
     PromptLabel,
     PromptLabelEvent,
     PromptVersion,
 )
 from .prompt_registry import prompt_label_move
+from .rollout import production_config, production_config_restore
 from .schema import DRAFT_FIELDS
 from .selectors import (
     eval_case_image_get,
@@ -398,6 +401,81 @@ class PromptLabelEventAdmin(ReadOnlyAdmin):
         return format_html(
             '<a href="{}">diff</a>', _diff_url(event.from_version_id, event.to_version_id)
         )
+
+
+# --- the production configuration -------------------------------------------------------------
+
+
+RESTORABLE_ROWS = 500  # the history of production changes: a few a month
+
+
+@admin.register(ProductionConfig)
+class ProductionConfigAdmin(ReadOnlyAdmin):
+    """What sellers outside an experiment get, change by change (a ship, a roll back). The
+    newest row is in force; rolling back to an earlier one is a new row with its values,
+    through the same service as a ship. Needs `ai_prefill.change_productionconfig`."""
+
+    list_display = (
+        "changed_at", "changed_by", "enabled", "prompt_version", "provider", "model", "note",
+        "experiment_key", "roll_back",
+    )  # fmt: skip
+    list_select_related = ("prompt_version", "changed_by")
+    list_display_links = None
+    show_full_result_count = False
+
+    def get_urls(self):
+        restore = path(
+            "<int:pk>/restore/",
+            self.admin_site.admin_view(self.restore_view),
+            name="ai_prefill_productionconfig_restore",
+        )
+        return [restore, *super().get_urls()]
+
+    def _may_restore(self, request) -> bool:
+        return request.user.has_perm("ai_prefill.change_productionconfig")
+
+    def get_queryset(self, request):
+        newest = ProductionConfig.objects.order_by("-changed_at", "-id").values("pk")[:1]
+        return super().get_queryset(request).annotate(newest_id=Subquery(newest))
+
+    def get_list_display(self, request):
+        if self._may_restore(request):
+            return self.list_display
+        return tuple(name for name in self.list_display if name != "roll_back")
+
+    def changelist_view(self, request, extra_context=None):
+        # The roll-back forms sit outside the changelist's own form (forms do not nest); each
+        # row's button names its form.
+        earlier = ProductionConfig.objects.values_list("pk", flat=True)[1:RESTORABLE_ROWS]
+        context = {
+            **(extra_context or {}),
+            "in_force": production_config().describe(),
+            "from_environment": not ProductionConfig.objects.exists(),
+            "restorable": list(earlier) if self._may_restore(request) else [],
+        }
+        return super().changelist_view(request, context)
+
+    @admin.display(description="")
+    def roll_back(self, row):
+        if row.pk == row.newest_id:
+            return "in force"
+        return format_html(
+            '<button type="submit" class="button" form="restore-{}">Roll back to this</button>',
+            row.pk,
+        )
+
+    def restore_view(self, request, pk):
+        if request.method != "POST":
+            return HttpResponse(status=405, headers={"Allow": "POST"})
+        if not self._may_restore(request):
+            raise PermissionDenied
+        row = ProductionConfig.objects.select_related("prompt_version").filter(pk=pk).first()
+        if row is None:
+            raise Http404
+        production_config_restore(row=row, actor=request.user)
+        now = production_config().describe()
+        self.message_user(request, f"Rolled back: production is now {now}.")
+        return HttpResponseRedirect(reverse("admin:ai_prefill_productionconfig_changelist"))
 
 
 # --- eval cases -------------------------------------------------------------------------------

@@ -191,6 +191,47 @@ def experiment_create(
     )  # fmt: skip
     experiment.full_clean()
     experiment.save()
+    _arms_and_guardrails_create(experiment, arms, guardrails)
+    _event(experiment, ExperimentEvent.Action.CREATED, actor, detail={"arms": len(arms)})
+    return experiment
+
+
+@transaction.atomic
+def experiment_draft_update(
+    *,
+    experiment: Experiment,
+    actor,
+    arms: list[ArmSpec],
+    guardrails: list[GuardrailSpec] = (),
+    **fields,
+) -> Experiment:
+    """Edit a draft: its settings (`fields`: key, hypothesis, minimum_effect, alpha,
+    enrollment_percent, secondary_metrics) and its arms and guardrails, replaced as given.
+    Nobody is in a draft, so its arms can be rebuilt; a started experiment is refused."""
+    locked = Experiment.objects.select_for_update().get(pk=experiment.pk)
+    experiment_draft_check(experiment=locked)
+    arms_check(arms)
+    unknown = set(fields) - DRAFT_FIELDS
+    if unknown:
+        raise ValueError(f"Not a draft setting: {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        setattr(experiment, name, value)
+    experiment.enrollment_percent = Decimal(str(experiment.enrollment_percent))
+    experiment.status = locked.status
+    experiment.full_clean()
+    experiment.save(update_fields=sorted(fields))
+    experiment.arms.all().delete()
+    experiment.guardrails.all().delete()
+    _arms_and_guardrails_create(experiment, arms, guardrails)
+    return experiment
+
+
+DRAFT_FIELDS = frozenset(
+    {"key", "hypothesis", "minimum_effect", "alpha", "enrollment_percent", "secondary_metrics"}
+)
+
+
+def _arms_and_guardrails_create(experiment, arms, guardrails) -> None:
     Arm.objects.bulk_create(
         Arm(experiment=experiment, key=spec.key, weight=spec.weight, payload=spec.payload,
             is_control=spec.is_control, description=spec.description, position=position)
@@ -201,8 +242,6 @@ def experiment_create(
                   min_sample=g.min_sample)
         for g in guardrails
     )  # fmt: skip
-    _event(experiment, ExperimentEvent.Action.CREATED, actor, detail={"arms": len(arms)})
-    return experiment
 
 
 def arms_check(arms) -> None:

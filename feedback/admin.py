@@ -18,6 +18,8 @@ from django.utils.text import Truncator
 from ai_prefill.admin import run_page_section_register
 from marketplace.admin_bases import ReadOnlyAdmin, ReportPageAdmin
 
+# The Experiment admin is registered here (it needs ai_prefill and feedback's sell sessions).
+from . import experiment_admin  # noqa: F401
 from .models import FeedbackReport, FieldCorrection, PrefillOutcome, SuggestionRating
 from .reports import (
     ReportParamsForm,

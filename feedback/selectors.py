@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from ai_prefill.models import PrefillRun
 from ai_prefill.schema import DRAFT_FIELDS
+from experiments.models import Experiment
 
 from .models import FieldCorrection, PrefillOutcome, SuggestionRating
 
@@ -409,3 +410,15 @@ def ratings_for_run(*, run_id) -> list[SuggestionRating]:
         .select_related("user")
         .order_by("-updated_at")
     )
+
+
+# --- experiments (the staff API) -----------------------------------------------------------------
+
+
+def experiments_for_staff() -> list[Experiment]:
+    """Every experiment with its arms, newest first (two queries)."""
+    return list(Experiment.objects.prefetch_related("arms").order_by("-created_at", "-id"))
+
+
+def experiment_by_key(*, key: str) -> Experiment | None:
+    return Experiment.objects.filter(key=key).first()

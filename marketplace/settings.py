@@ -272,6 +272,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.outcomes_mark_abandoned_task",
         "schedule": 900.0,
     },
+    # Pauses an experiment arm that breaches a guardrail (the issue: checked every minute).
+    "experiment-guardrails-check": {
+        "task": "feedback.tasks.experiment_guardrails_check_task",
+        "schedule": 60.0,
+    },
 }
 
 if REDIS_URL:
