@@ -272,3 +272,15 @@ def test_days_to_reach_and_percentile():
     assert stats.days_to_reach(1000, 2, 500, 0.0) is None
     assert stats.percentile([1, 2, 3, 4], 50) == pytest.approx(np.percentile([1, 2, 3, 4], 50))
     assert stats.percentile([], 90) is None
+
+
+def test_holm_equals_statsmodels_multipletests():
+    """The kernel's Holm (numpy, no gc.collect) gives statsmodels' numbers, ties included."""
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(4)
+    for p in [rng.uniform(0, 0.2, size=7), np.array([0.01, 0.01, 0.5, 0.02]), np.array([0.9])]:
+        reject, adjusted, _, _ = multipletests(p, method="holm", alpha=0.05)
+        ours = stats.holm_adjust(list(p), alpha=0.05)
+        assert [r for r, _ in ours] == list(reject)
+        assert [a for _, a in ours] == pytest.approx(list(adjusted))
