@@ -12,7 +12,8 @@ Pure and deterministic (fixed seeds), so the same cases always give the same rep
 - `paired_bootstrap`: two variants on the same cases, 0..1 scores per case; resamples cases (pairs)
   and reports the mean difference, its interval and a two-sided p-value.
 - `holm`: many fields are compared at once; Holm's step-down adjustment controls the family-wise
-  error rate, uniformly more powerful than Bonferroni and valid under any dependence.
+  error rate, uniformly more powerful than Bonferroni and valid under any dependence. It lives in
+  the kernel (`marketplace.stats`) because experiments uses it too; re-exported here.
 """
 
 from __future__ import annotations
@@ -22,8 +23,17 @@ import warnings
 import numpy as np
 from scipy import stats as scipy_stats
 from statsmodels.stats.contingency_tables import mcnemar
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
+
+from marketplace.stats import holm
+
+__all__ = [
+    "bootstrap_mean_ci",
+    "holm",
+    "mcnemar_exact",
+    "paired_bootstrap",
+    "wilson_interval",
+]
 
 _BOOTSTRAP_CHUNK = 1000  # resamples per batch, to bound memory on large eval sets
 
@@ -149,12 +159,3 @@ def paired_bootstrap(
         "ci_high": float(max(high, mean_diff)),
         "p_value": float(min(1.0, p_value)),
     }
-
-
-def holm(p_values: dict[str, float]) -> dict[str, float]:
-    """Holm-adjusted p-values, same keys and order (statsmodels multipletests, method="holm")."""
-    if not p_values:
-        return {}
-    names = list(p_values)
-    _, adjusted, _, _ = multipletests([p_values[name] for name in names], method="holm")
-    return {name: float(p) for name, p in zip(names, adjusted, strict=True)}
