@@ -8,6 +8,8 @@ from django.test import Client
 
 from ai_prefill.polling import expected_run_seconds_forget
 from ai_prefill.prompt_registry import prompt_version_for_new_run_forget
+from ai_prefill.rollout import production_config_forget
+from experiments.services import live_experiments_forget
 from marketplace.celery import app as celery_app
 from tests.fake_openai import FakeOpenAI
 
@@ -21,9 +23,12 @@ def _test_settings(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     cache.clear()
-    # Process-wide memos of the pre-fill (their rows vanish with each test's transaction).
+    # Process-wide memos (their rows vanish with each test's transaction): a running experiment
+    # or a production configuration of the previous test must not serve this one's sellers.
     expected_run_seconds_forget()
     prompt_version_for_new_run_forget()
+    production_config_forget()
+    live_experiments_forget()
 
 
 @pytest.fixture(autouse=True)
