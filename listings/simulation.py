@@ -38,8 +38,12 @@ from ai_prefill.evals.dataset import eval_cases_select
 from ai_prefill.evals.starter_set import starter_cases_load
 from ai_prefill.models import EvalCase
 from ai_prefill.prompt_registry import prompt_version_for_new_run
-from ai_prefill.rollout import MIN_HASH_PREFIX, arm_config_parse, arm_eval_evidence
-from ai_prefill.rollout import experiment_start_checked
+from ai_prefill.rollout import (
+    MIN_HASH_PREFIX,
+    arm_config_parse,
+    arm_eval_evidence,
+    experiment_start_checked,
+)
 from experiments.models import Experiment
 from experiments.selectors import experiment_live
 from experiments.services import ArmSpec, experiment_create, live_experiments_forget
@@ -76,11 +80,15 @@ class SimulationPlan:
     effects: dict[str, float] = field(default_factory=dict)  # arm key -> speedup
     abandonment: dict[str, float] = field(default_factory=dict)  # arm key -> share
     default_abandonment: float = DEFAULT_ABANDONMENT
+    base_median_seconds: float = ArmBehaviour.base_median_seconds
+    sd_log_seconds: float = ArmBehaviour.sd_log_seconds
 
     def behaviour(self, arm_key: str) -> ArmBehaviour:
         return ArmBehaviour(
             speedup=self.effects.get(arm_key, 0.0),
             abandonment=self.abandonment.get(arm_key, self.default_abandonment),
+            base_median_seconds=self.base_median_seconds,
+            sd_log_seconds=self.sd_log_seconds,
         )
 
     def arm_keys(self) -> set[str]:
@@ -263,7 +271,9 @@ class _SimulatedSeller:
              "csrfmiddlewaretoken": token},
         )  # fmt: skip
         if response.status_code != 302:
-            raise SimulationError(f"Signing in as {self.user.username} answered {response.status_code}.")
+            raise SimulationError(
+                f"Signing in as {self.user.username} answered {response.status_code}."
+            )
 
     def _open_sell(self) -> _SellPage:
         parsed = _parse_page(self._get(reverse("listings:sell")))
@@ -409,7 +419,7 @@ def _form_values(values: dict) -> dict[str, str]:
     return form
 
 
-# --- HTML ------------------------------------------------------------------------------------------
+# --- HTML ----------------------------------------------------------------------------------------
 
 
 class _PageParser(HTMLParser):
@@ -471,9 +481,7 @@ def demo_experiment_ensure(*, start_at: datetime) -> tuple[Experiment, bool]:
             enrollment_percent=100,
         )
         overrides = {
-            arm.pk: OVERRIDE_REASON
-            for arm in experiment.arms.all()
-            if _needs_override(arm.payload)
+            arm.pk: OVERRIDE_REASON for arm in experiment.arms.all() if _needs_override(arm.payload)
         }
         experiment_start_checked(experiment=experiment, actor=None, overrides=overrides)
     live_experiments_forget()
@@ -492,9 +500,8 @@ def behaviour_keys_check(plan: SimulationPlan) -> None:
     valid = {PRODUCTION} | ({arm.key for arm in live.arms.all()} if live else set())
     unknown = plan.arm_keys() - valid
     if unknown:
-        raise ValidationError(
-            f"No arm {', '.join(sorted(unknown))} here; the arm keys are {', '.join(sorted(valid))}."
-        )
+        names, keys = ", ".join(sorted(unknown)), ", ".join(sorted(valid))
+        raise ValidationError(f"No arm {names} here; the arm keys are {keys}.")
 
 
 # --- the summary ---------------------------------------------------------------------------------

@@ -1,3 +1,5 @@
+import logging
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -7,6 +9,7 @@ from django.utils import timezone
 from rich.console import Console
 from rich.table import Table
 
+from experiments.simulation import ArmBehaviour
 from listings.simulation import (
     DEFAULT_ABANDONMENT,
     SIM_PASSWORD,
@@ -39,6 +42,14 @@ class Command(BaseCommand):
             help=f"Share of an arm's sessions that give up, e.g. no-ai=0.25; a bare number sets "
             f"every arm's. Repeatable; default {DEFAULT_ABANDONMENT}.",
         )  # fmt: skip
+        parser.add_argument(
+            "--median-seconds", type=float, default=ArmBehaviour.base_median_seconds,
+            help="The median time to publish without any speedup (default %(default)s).",
+        )  # fmt: skip
+        parser.add_argument(
+            "--sd-log-seconds", type=float, default=ArmBehaviour.sd_log_seconds,
+            help="The spread of log seconds to publish around that median (default %(default)s).",
+        )  # fmt: skip
         parser.add_argument("--seed", type=int, default=None, help="Fixes every draw.")
         parser.add_argument("--days", type=float, default=7.0, help="Spread over (default 7).")
         parser.add_argument(
@@ -68,7 +79,8 @@ class Command(BaseCommand):
             self._say(options, f"{verb} experiment {experiment.key}.")
         try:
             behaviour_keys_check(plan)
-            outcomes = simulation_run(plan=plan, progress=self._progress(options))
+            with _quiet_tasks():
+                outcomes = simulation_run(plan=plan, progress=self._progress(options))
         except (ValidationError, ValueError, SimulationError) as exc:
             raise CommandError(_sentence(exc)) from exc
         self._summary(outcomes)
@@ -106,6 +118,18 @@ class Command(BaseCommand):
         )
 
 
+@contextmanager
+def _quiet_tasks():
+    """Celery logs every in-process task at INFO: one line per draft would bury the summary."""
+    trace = logging.getLogger("celery.app.trace")
+    previous = trace.level
+    trace.setLevel(max(previous, logging.WARNING))
+    try:
+        yield
+    finally:
+        trace.setLevel(previous)
+
+
 def _plan(options) -> SimulationPlan:
     try:
         effects = dict(_pairs(options["effect"], "--effect", bare=False))
@@ -115,13 +139,16 @@ def _plan(options) -> SimulationPlan:
     default = abandonment.pop(None, DEFAULT_ABANDONMENT)
     plan = SimulationPlan(sellers=options["sellers"], days=options["days"], seed=options["seed"],
                           effects=effects, abandonment=abandonment,
-                          default_abandonment=default)  # fmt: skip
+                          default_abandonment=default,
+                          base_median_seconds=options["median_seconds"],
+                          sd_log_seconds=options["sd_log_seconds"])  # fmt: skip
     for key in plan.arm_keys() | {None}:
         try:
             plan.behaviour(key)
         except ValueError:
             raise CommandError(
-                f"{key or 'default'}: need 0 <= speedup < 1 and 0 <= abandonment <= 1."
+                f"{key or 'default'}: need 0 <= speedup < 1, 0 <= abandonment <= 1, "
+                "--median-seconds above 0 and --sd-log-seconds at least 0."
             ) from None
     return plan
 
