@@ -357,7 +357,7 @@ def _logrank_effect_size(effect: float, publish_rate: float) -> float:
     q = publish_rate (derivation in docs/experiments-statistics.md). With q = 1 that is the
     Pitman efficiency 0.816 of the log-rank against the t-test for normal errors; with 15% who
     never publish, both arms end on the same plateau, the late hazards cross and the log-rank
-    needs ~3.5x the sessions the t-test would. tests/test_statistical_validity.py checks the
+    needs ~4.3x the sessions the t-test would. tests/test_statistical_validity.py checks the
     resulting plan gives 80% power in simulation.
     """
     q = publish_rate
