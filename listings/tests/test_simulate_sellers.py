@@ -168,3 +168,6 @@ def test_an_unknown_arm_in_a_flag_is_refused(baseline_site):
         call_command("simulate_sellers", "--effect", "nope=0.2", "--i-know-this-is-not-production")
     with pytest.raises(CommandError, match="takes ARM=NUMBER"):
         call_command("simulate_sellers", "--effect", "0.2", "--i-know-this-is-not-production")
+    with pytest.raises(CommandError, match="takes ARM=NUMBER"):
+        call_command("simulate_sellers", "--abandonment", "=0.2", "--i-know-this-is-not-production")
+    assert not SellSession.objects.exists()

@@ -27,7 +27,9 @@ class Command(BaseCommand):
     help = (
         "Drive synthetic sellers through the real Sell page and API (sign in, open Sell, upload "
         "an eval-set photo, correct the draft, rate, publish or give up), spread over the last "
-        "days with the clock moved instead of waiting. Creates users and listings: DEBUG only."
+        "days with the clock moved instead of waiting. Creates users and listings: DEBUG only. "
+        "AI arms call their provider for real: with OPENAI_API_KEY set, production and openai "
+        "arms call OpenAI once per seller who uploads."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -100,7 +102,10 @@ class Command(BaseCommand):
             self.stdout.write(text)
 
     def _summary(self, outcomes) -> None:
-        table = Table(title="Simulated sellers per arm")
+        table = Table(
+            title="Simulated sellers per arm",
+            caption="median s: time to publish of the published sessions, as the site stored it",
+        )
         for column in ("arm", "sellers", "sessions", "published", "gave up", "median s",
                        "drafts", "thumbs up"):  # fmt: skip
             table.add_column(column, justify="left" if column == "arm" else "right")
@@ -156,7 +161,7 @@ def _plan(options) -> SimulationPlan:
 def _pairs(values: list[str], flag: str, *, bare: bool):
     for value in values:
         key, sep, number = value.rpartition("=")
-        if not sep and not bare:
+        if (not sep and not bare) or (sep and not key.strip()):
             raise ValueError(f"{flag} takes ARM=NUMBER, not {value!r}.")
         try:
             yield (key.strip() if sep else None), float(number)
