@@ -15,6 +15,7 @@ the clock (time-machine) and runs sellers one after another, each at its own mom
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import statistics
 import uuid
@@ -262,7 +263,7 @@ class _SimulatedSeller:
             filled = self._fill_with_ai(page) if page.ai else self._fill_by_hand(page)
             self._move_to(session.opened_at + timedelta(seconds=seconds))
             self._publish(page, filled)
-        return SellerOutcome(**{**outcome.__dict__, **filled.outcome_fields()})
+        return dataclasses.replace(outcome, **filled.outcome_fields())
 
     def _move_to(self, moment: datetime) -> None:
         """The seller's next step at `moment`, or at once if they are already past it."""
