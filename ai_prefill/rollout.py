@@ -151,10 +151,16 @@ def prefill_config_for(*, user) -> PrefillConfig:
     """What this seller gets now: their arm's configuration if an experiment serves them one,
     else production. An arm whose payload broke after the start falls back to production
     rather than failing the seller."""
+    return prefill_assignment_for(user=user)[1]
+
+
+def prefill_assignment_for(*, user) -> tuple[ArmAssignment | None, PrefillConfig]:
+    """The seller's arm (None: production) and what it means, from one assignment: the Sell
+    page needs both (the arm for the session and its exposure, the configuration to show)."""
     assignment = assignment_for(user=user)
     if assignment is None:
-        return production_config()
-    return config_of_assignment(assignment)
+        return None, production_config()
+    return assignment, config_of_assignment(assignment)
 
 
 def config_of_assignment(assignment: ArmAssignment) -> PrefillConfig:

@@ -5,6 +5,8 @@ from django.core import signing
 from django.utils import timezone
 
 from ai_prefill.selectors import prefill_run_get_owned
+from feedback.models import SellSession
+from feedback.services import sell_session_get_owned
 from marketplace.forms import PriceField
 from marketplace.photos import ALLOWED_HUMAN, PhotoRejected, photo_process
 from marketplace.taxonomy import Category, Condition
@@ -15,6 +17,10 @@ from .services import EDITABLE_FIELDS, ListingFields
 
 OPENED_SALT = "listings.sell.opened"
 RUN_NOT_YOURS = "That AI suggestion is not yours or no longer exists."
+SESSION_NOT_YOURS = (
+    "This Sell form was not opened on your account. Your details are kept below: check them and "
+    "publish again."
+)
 SORT_CHOICES = [
     ("newest", "Newest"),
     ("price_asc", "Price: low to high"),
@@ -101,6 +107,12 @@ class ListingForm(forms.ModelForm):
     )
     # When the Sell form was first shown (signed, so a client cannot fake its time to publish).
     opened = forms.CharField(required=False, widget=forms.HiddenInput)
+    # The sell session the page opened (sell.html renders it): publishing ends it. Optional, so
+    # a form opened before sessions existed still publishes (and measures nothing); one that is
+    # not the seller's is refused, since publishing would end someone else's session.
+    sell_session = forms.UUIDField(
+        required=False, widget=forms.HiddenInput, error_messages={"invalid": SESSION_NOT_YOURS}
+    )
 
     class Meta:
         model = Listing
@@ -119,6 +131,7 @@ class ListingForm(forms.ModelForm):
         if not photo_required:
             del self.fields["prefill_run"]
             del self.fields["opened"]
+            del self.fields["sell_session"]
         elif not self.is_bound:
             self.fields["opened"].initial = signing.dumps(
                 timezone.now().timestamp(), salt=OPENED_SALT
@@ -132,6 +145,15 @@ class ListingForm(forms.ModelForm):
         if run is None:
             raise forms.ValidationError(RUN_NOT_YOURS)
         return run
+
+    def clean_sell_session(self) -> SellSession | None:
+        session_id = self.cleaned_data.get("sell_session")
+        if session_id is None:
+            return None
+        session = sell_session_get_owned(session_id=session_id, user=self.user)
+        if session is None:
+            raise forms.ValidationError(SESSION_NOT_YOURS)
+        return session
 
     def clean_opened(self) -> datetime | None:
         """The moment the form was first shown, or None if missing, forged or a day old."""

@@ -14,8 +14,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from ai_prefill.models import PrefillRun
+from ai_prefill.rollout import PrefillConfig, prefill_assignment_for
 from ai_prefill.schema import DRAFT_FIELDS
-from feedback.services import outcome_record_late_edit, outcome_record_publish
+from feedback.models import SellSession
+from feedback.services import (
+    outcome_record_late_edit,
+    outcome_record_publish,
+    sell_session_open,
+    sell_session_publish,
+)
 from marketplace.outbox import outbox_enqueue
 from marketplace.photos import ProcessedPhoto
 
@@ -38,6 +45,26 @@ class ListingFields:
     color: str = ""
 
 
+@dataclass(frozen=True)
+class SellFormContext:
+    """What the Sell page needs: the sell session it measures, and the AI configuration the
+    seller gets (`config.enabled` False: the plain form)."""
+
+    session: SellSession
+    config: PrefillConfig
+
+
+def sell_form_open(*, user, session: SellSession | None = None) -> SellFormContext:
+    """The seller opens the Sell form: their arm (assigned at most once, here) or production,
+    and a sell session opened or resumed (an enrolled seller's exposure is logged with it).
+    `session`, the seller's own from a form that came back with an error, goes on as it is:
+    the seller is still filling in the form they opened then."""
+    assignment, config = prefill_assignment_for(user=user)
+    if session is None or session.user_id != user.pk:
+        session = sell_session_open(user=user, assignment=assignment)
+    return SellFormContext(session=session, config=config)
+
+
 def listing_create(
     *,
     seller,
@@ -45,12 +72,17 @@ def listing_create(
     photo: ProcessedPhoto | None = None,
     prefill_run: PrefillRun | None = None,
     form_opened_at: datetime | None = None,
+    sell_session: SellSession | None = None,
 ) -> Listing:
     """Store the photo and the listing together: if the row cannot be saved, the files go too.
 
     The photo is either a fresh upload or the one the seller already gave the AI pre-fill run;
-    in that case the listing is linked to the run and the seller uploads nothing twice.
+    in that case the listing is linked to the run and the seller uploads nothing twice. The
+    sell session the listing ends (the Sell form's) records its time to publish in the same
+    transaction as the listing.
     """
+    if sell_session is not None and sell_session.user_id != seller.pk:
+        raise PermissionDenied("This Sell form was opened by someone else.")
     if prefill_run is not None:
         _check_run_usable(prefill_run, seller)
         photo_files = _run_photo_files(prefill_run)
@@ -66,6 +98,9 @@ def listing_create(
             listing.save()
             if prefill_run is not None:
                 _record_publish(listing, prefill_run, fields, form_opened_at)
+            if sell_session is not None:
+                sell_session_publish(session=sell_session, listing_id=listing.pk,
+                                     published_at=listing.created_at, run=prefill_run)  # fmt: skip
     except Exception:
         _delete_files(listing.photo.name, listing.thumbnail.name)
         raise

@@ -125,14 +125,19 @@ def sell(request):
                 photo=form.cleaned_data["photo"],
                 prefill_run=form.cleaned_data["prefill_run"],
                 form_opened_at=form.cleaned_data["opened"],
+                sell_session=form.cleaned_data["sell_session"],
             )
         except (ValidationError, PermissionDenied) as exc:
             form.add_error(None, exc)
         else:
             messages.success(request, "Your listing is live.")
             return redirect(listing)
+    # A form that came back with an error goes on with its own session (the seller's time to
+    # publish runs from the first opening); a first visit opens or resumes one.
+    kept_session = form.cleaned_data.get("sell_session") if form.is_bound else None
     context = {
         "form": form,
+        "sell": services.sell_form_open(user=request.user, session=kept_session),
         "kept_run": form.cleaned_data.get("prefill_run") if form.is_bound else None,
         "prefill_budget_ms": int(settings.AI_PREFILL_BUDGET_SECONDS * 1000),
         "prefill_poll_stop_ms": int(

@@ -1,13 +1,40 @@
 // The Sell page: photo first, then the AI pre-fill fills the details the seller has not touched.
 // Every failure ends in the same place: a usable form the seller can finish by hand.
+// A seller without AI (data-ai="off": a "no AI" experiment arm, or AI off in production) gets the
+// plain form: the photo is an ordinary file field posted with it, and nothing asks for a draft.
+// Either way the page tells its sell session when a photo is chosen (and, with AI, when the
+// draft is shown), so time to publish is measured alike in every arm.
 (() => {
   "use strict";
 
   const form = document.getElementById("sell-form");
   if (!form) return;
   const photoInput = document.getElementById("id_photo");
-  const runInput = document.getElementById("id_prefill_run");
   const preview = document.getElementById("photo-preview");
+  const csrfToken = form.querySelector("[name=csrfmiddlewaretoken]").value;
+  const eventsUrl = form.dataset.eventsUrl;
+
+  photoInput.addEventListener("change", () => {
+    const file = photoInput.files[0];
+    if (!file) { preview.hidden = true; return; }
+    preview.src = URL.createObjectURL(file);
+    preview.hidden = false;
+    tellSession({ event: "photo_chosen" });
+  });
+
+  // Only a measurement: whatever happens to it, the seller goes on (no wait, no message).
+  // keepalive lets it finish when the seller publishes at once and the page unloads.
+  function tellSession(body) {
+    if (!eventsUrl) return;
+    fetch(eventsUrl, {
+      method: "POST", credentials: "same-origin", keepalive: true, body: JSON.stringify(body),
+      headers: { "X-CSRFToken": csrfToken, "Content-Type": "application/json", Accept: "application/json" },
+    }).catch(() => {});
+  }
+
+  if (form.dataset.ai === "off") return;
+
+  const runInput = document.getElementById("id_prefill_run");
   const statusBox = document.getElementById("prefill-status");
   const createUrl = form.dataset.prefillUrl;
   const budgetMs = Number(form.dataset.budgetMs || 15000);
@@ -23,7 +50,6 @@
   const OVERDUE_FACTOR = 1.5;
   const POLL_MAX_MS = 5000;
   const photoMaxSide = Number(form.dataset.photoMaxSide || 1600);
-  const csrfToken = form.querySelector("[name=csrfmiddlewaretoken]").value;
   // The site's price format, as the server shows it in the field (marketplace/money.py): "1.250,00".
   const PRICE_FORMAT = new Intl.NumberFormat("de-DE", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   const DRAFT_FIELDS = ["title", "description", "category", "condition", "brand", "color", "price_eur"];
@@ -47,9 +73,7 @@
 
   photoInput.addEventListener("change", () => {
     const file = photoInput.files[0];
-    if (!file) { preview.hidden = true; return; }
-    preview.src = URL.createObjectURL(file);
-    preview.hidden = false;
+    if (!file) return;
     runInput.value = "";
     document.dispatchEvent(new CustomEvent("prefill:reset"));
     clearPhotoError();
@@ -184,6 +208,8 @@
       fieldBox(name).classList.add("suggested");
       filled += 1;
     }
+    // The draft reached the seller's screen, whether or not it had anything to fill in.
+    tellSession({ event: "draft_shown", run: runInput.value });
     if (filled) {
       document.dispatchEvent(new CustomEvent("prefill:suggested", { detail: { runId: runInput.value } }));
     }
