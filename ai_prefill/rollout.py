@@ -13,6 +13,7 @@ configuration, exactly what `run_evals --prompt-version --provider --model` eval
 only start with a passed eval run of that configuration on the current dataset (or a reason).
 """
 
+import json
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -101,7 +102,9 @@ def production_config() -> PrefillConfig:
 
 
 def production_config_forget() -> None:
+    """Also the arms' parsed configurations (tests: their prompt versions vanish with the test)."""
     _production_row_memo.forget()
+    _arm_configs.forget()
 
 
 # --- arms --------------------------------------------------------------------------------------
@@ -163,11 +166,29 @@ def prefill_assignment_for(*, user) -> tuple[ArmAssignment | None, PrefillConfig
     return assignment, config_of_assignment(assignment)
 
 
+# An arm's parsed configuration, per process for this long: parsing looks its prompt version up,
+# a query on every Sell page and upload of an enrolled seller otherwise (the 2 ms budget of
+# assignment, benchmarks/assignment_overhead.py). Payloads of a started arm do not change and
+# prompt versions are immutable; the production configuration ({} arms) has its own memo.
+_arm_configs = ProcessMemo(dict, refresh_seconds=PRODUCTION_CONFIG_REFRESH_SECONDS)
+
+
 def config_of_assignment(assignment: ArmAssignment) -> PrefillConfig:
-    try:
-        config = arm_config_parse(assignment.payload)
-    except ValidationError:
-        return production_config()
+    if not assignment.payload:
+        return _as_arm(production_config(), assignment)
+    cache = _arm_configs.get()
+    key = (assignment.arm_id, json.dumps(assignment.payload, sort_keys=True))
+    config = cache.get(key)
+    if config is None:
+        try:
+            config = arm_config_parse(assignment.payload)
+        except ValidationError:
+            return production_config()
+        cache[key] = config
+    return _as_arm(config, assignment)
+
+
+def _as_arm(config: PrefillConfig, assignment: ArmAssignment) -> PrefillConfig:
     return PrefillConfig(
         enabled=config.enabled,
         prompt_version=config.prompt_version,

@@ -138,14 +138,19 @@ def sell_session_open(*, user, assignment: ArmAssignment | None) -> SellSession:
         .order_by("-opened_at")
         .first()
     )
-    if session is None:
+    if session is not None:
+        # Its exposure was logged when it opened (a session keeps its arm): a reload of the Sell
+        # page writes nothing, which keeps assignment within its 2 ms budget (a commit per GET
+        # cost more; benchmarks/assignment_overhead.py).
+        return session
+    with transaction.atomic():
         session = SellSession.objects.create(
             user=user,
             experiment_id=assignment.experiment_id if assignment else None,
             arm_id=arm_id,
         )
-    if assignment is not None:
-        exposure_log(assignment=assignment, user=user, session_id=session.pk)
+        if assignment is not None:
+            exposure_log(assignment=assignment, user=user, session_id=session.pk)
     return session
 
 
