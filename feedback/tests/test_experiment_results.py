@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.utils import timezone
 from scipy import stats as scipy_stats
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from statsmodels.stats import proportion
@@ -254,7 +255,12 @@ def test_daily_table(generated):
         assert sum(row["published"] for row in rows) == len(d.published_seconds)
     sessions = SellSession.objects.filter(arm__key="control", status="published")
     day = daily[0]["day"]
-    seconds = [s.seconds_to_publish for s in sessions if s.opened_at.date().isoformat() == day]
+    # Days are local days (settings.TIME_ZONE), as the table groups them.
+    seconds = [
+        s.seconds_to_publish
+        for s in sessions
+        if timezone.localtime(s.opened_at).date().isoformat() == day
+    ]
     first = next(r for r in daily if r["arm"] == "control" and r["day"] == day)
     assert first["median_seconds"] == pytest.approx(float(np.median(seconds)))
 
