@@ -181,14 +181,18 @@ def experiment_create(
     alpha: float = 0.05,
     enrollment_percent: Decimal | float = 5,
     secondary_metrics: list[str] | None = None,
+    salt: str | None = None,
 ) -> Experiment:
-    """A draft experiment with its arms and guardrails; nobody is in it until it starts."""
+    """A draft experiment with its arms and guardrails; nobody is in it until it starts.
+    `salt`: a fixed one (a seeded simulation); by default a random one."""
     arms_check(arms)
     experiment = Experiment(
         key=key, hypothesis=hypothesis, surface=surface, minimum_effect=minimum_effect,
         alpha=alpha, enrollment_percent=Decimal(str(enrollment_percent)), created_by=actor,
         secondary_metrics=list(secondary_metrics or []),
     )  # fmt: skip
+    if salt:
+        experiment.salt = salt
     experiment.full_clean()
     experiment.save()
     _arms_and_guardrails_create(experiment, arms, guardrails)

@@ -466,11 +466,14 @@ def _parse_page(response) -> _PageParser:
 # --- the demo experiment -------------------------------------------------------------------------
 
 
-def demo_experiment_ensure(*, start_at: datetime) -> tuple[Experiment, bool]:
+def demo_experiment_ensure(
+    *, start_at: datetime, seed: int | None = None
+) -> tuple[Experiment, bool]:
     """The live Sell experiment, or a new one started at `start_at` (with the clock moved there,
     so the sessions of the whole window fall inside it): control on production, the offline
     baseline on production's prompt, and no AI, at 100% enrollment. Arms without a passed eval
-    run start with the override reason "simulator demo" (in the audit log)."""
+    run start with the override reason "simulator demo" (in the audit log). With a seed, the
+    assignment salt is fixed too, so the same sellers land in the same arms."""
     live = experiment_live()
     if live is not None:
         return live, False
@@ -489,6 +492,7 @@ def demo_experiment_ensure(*, start_at: datetime) -> tuple[Experiment, bool]:
             hypothesis="Simulated sellers publish faster with AI than without (a demo).",
             arms=arms,
             enrollment_percent=100,
+            salt=None if seed is None else f"simulator-{seed}",
         )
         overrides = {
             arm.pk: OVERRIDE_REASON for arm in experiment.arms.all() if _needs_override(arm.payload)

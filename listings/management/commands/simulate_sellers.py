@@ -76,7 +76,7 @@ class Command(BaseCommand):
         plan = _plan(options)
         if options["create_demo_experiment"]:
             start_at = timezone.now() - timedelta(days=plan.days, minutes=1)
-            experiment, created = demo_experiment_ensure(start_at=start_at)
+            experiment, created = demo_experiment_ensure(start_at=start_at, seed=plan.seed)
             verb = "Created and started" if created else "Using the live"
             self._say(options, f"{verb} experiment {experiment.key}.")
         try:
