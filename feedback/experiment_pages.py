@@ -239,10 +239,23 @@ def results_charts(results: dict) -> dict:
         ]
 
     return {
-        "km": {"datasets": curves},
+        "km": {"datasets": curves, "x_max": _km_window_minutes(curves)},
         "sessions": {"labels": days, "datasets": series("sessions")},
         "median": {"labels": days, "datasets": series("median_seconds")},
     }
+
+
+def _km_window_minutes(curves: list[dict]) -> float | None:
+    """Where the chart's time axis ends: a little after the last publish of any arm. Abandoned
+    sessions are censored at the abandonment window (a day), so the curves run flat to there and
+    the minutes that matter would be squashed into the first pixels."""
+    last_rise = [
+        later["x"]
+        for curve in curves
+        for earlier, later in zip(curve["data"], curve["data"][1:], strict=False)
+        if later["y"] > earlier["y"]
+    ]
+    return round(max(last_rise) * 1.15, 1) if last_rise else None
 
 
 def sample_size_words(plan: dict) -> dict:

@@ -47,9 +47,14 @@ from ai_prefill.rollout import (
     arm_eval_evidence,
     experiment_start_checked,
 )
-from experiments.models import Experiment
+from experiments.models import Experiment, Guardrail
 from experiments.selectors import experiment_live
-from experiments.services import ArmSpec, experiment_create, live_experiments_forget
+from experiments.services import (
+    ArmSpec,
+    GuardrailSpec,
+    experiment_create,
+    live_experiments_forget,
+)
 from experiments.simulation import ArmBehaviour, session_outcomes
 from feedback.corrections import fields_changes
 from feedback.models import SellSession
@@ -466,6 +471,14 @@ def _parse_page(response) -> _PageParser:
 # --- the demo experiment -------------------------------------------------------------------------
 
 
+# The thresholds the admin suggests, so the demo's results page shows its guardrails judged.
+DEMO_GUARDRAILS = [
+    GuardrailSpec(metric=Guardrail.Metric.FAILED_OR_EMPTY, threshold=0.10),
+    GuardrailSpec(metric=Guardrail.Metric.P95_SECONDS_TO_DRAFT, threshold=8.0),
+    GuardrailSpec(metric=Guardrail.Metric.COST_PER_PUBLISHED, threshold=0.01),
+]
+
+
 def demo_experiment_ensure(
     *, start_at: datetime, seed: int | None = None
 ) -> tuple[Experiment, bool]:
@@ -491,6 +504,7 @@ def demo_experiment_ensure(
             key=f"simulator-demo-{start_at:%Y%m%d-%H%M%S}",
             hypothesis="Simulated sellers publish faster with AI than without (a demo).",
             arms=arms,
+            guardrails=DEMO_GUARDRAILS,
             enrollment_percent=100,
             salt=None if seed is None else f"simulator-{seed}",
         )

@@ -78,6 +78,11 @@ def _check_experiment_and_exposures(outcomes):
     assert {event.arm.key for event in overridden} == {"control", "baseline"}
     assert {event.note for event in overridden} == {"simulator demo"}
     assert Arm.objects.get(key="baseline").payload["provider"] == "baseline"
+    assert set(experiment.guardrails.values_list("metric", flat=True)) == {
+        "failed_or_empty",
+        "p95_seconds_to_draft",
+        "cost_per_published_usd",
+    }
 
 
 def _check_times_to_publish(outcomes):

@@ -17,7 +17,12 @@
     options: {
       parsing: true,
       scales: {
-        x: { type: "linear", beginAtZero: true, title: { display: true, text: "minutes since the Sell form opened" } },
+        x: {
+          type: "linear",
+          beginAtZero: true,
+          max: charts.km.x_max ?? undefined, // a little after the last publish (see results_charts)
+          title: { display: true, text: "minutes since the Sell form opened" },
+        },
         y: { beginAtZero: true, max: 100, ticks: { callback: (v) => `${v} %` } },
       },
       interaction: { mode: "nearest", intersect: false },
