@@ -3,12 +3,12 @@ and the guardrails (experiment_guardrails.py reads the guardrail part from here,
 judged on exactly the figure the page shows).
 
 The unit is the sell session (feedback.SellSession, every arm alike, AI or not); sellers are the
-experiment's assignments. The sessions are counted once, per local day and arm with the day's
-median (percentile_cont in PostgreSQL; numpy on the fetched seconds elsewhere), and an arm's
-counts are the sums of its days. Other counts and sums are GROUP BY queries; only what
-Kaplan-Meier needs comes back row by row, as numpy arrays: the seconds of published sessions and
-the opening time of open ones. Abandoned sessions are all censored at the same time, so their
-number is enough.
+experiment's assignments. The sessions are read in one GROUP BY per local day and arm, which
+also returns the seconds of that day's published sessions as an array (array_agg in PostgreSQL,
+fetched as rows elsewhere): the daily table, its medians, the arm's counts (the sums of its days)
+and the event times of Kaplan-Meier all come from it. Other counts and sums are GROUP BY queries;
+the ages of open sessions come back row by row. Abandoned sessions are all censored at the same
+time, so their number is enough.
 
 Censoring rule of time to publish (experiments.stats.survival_summary):
 - published: an event at `seconds_to_publish`;
@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
@@ -50,12 +51,12 @@ from django.db.models import (
     FloatField,
     Func,
     Q,
+    QuerySet,
     Sum,
     Value,
 )
 from django.db.models.functions import TruncDate
 from django.utils import timezone
-from scipy import ndimage
 
 from ai_prefill.models import PrefillRun
 from ai_prefill.schema import DRAFT_FIELDS
@@ -91,7 +92,7 @@ def experiment_results(*, experiment: Experiment, now: datetime | None = None) -
     runs = arm_run_metrics(arm_ids)
     rated = _ratings(arm_ids)
     fields = _field_counts(arm_ids)
-    survival = _survival_arrays(arm_ids, counts, now)
+    survival = _survival_arrays(arm_ids, counts, days, now)
     guardrails = list(experiment.guardrails.all())
     srm = _srm(experiment, arms, sellers)
     plan = experiment_sample_size(experiment=experiment)
@@ -111,13 +112,13 @@ def experiment_results(*, experiment: Experiment, now: datetime | None = None) -
     }
 
 
-# --- percentiles where the rows are ------------------------------------------------------------
+# --- aggregates where the rows are -------------------------------------------------------------
 
 
-def percentile_in_database() -> bool:
-    """PostgreSQL computes percentiles in the query (percentile_cont), so 75,000 seconds need
-    not travel to Python for a median per day or a p95 per arm; SQLite has no such aggregate
-    and the rows are fetched for numpy instead. Both give numpy's linear-interpolation figure."""
+def postgresql_aggregates() -> bool:
+    """PostgreSQL aggregates where the rows are: percentile_cont for the p95 per arm, and
+    array_agg to ship the published seconds as ~90 arrays instead of 75,000 rows. SQLite has
+    neither; there the rows are fetched for numpy, which gives the same figures."""
     return connection.vendor == "postgresql"
 
 
@@ -210,7 +211,7 @@ def _p95_seconds_to_draft(arm_ids: list[int]) -> dict[int, tuple[int, float | No
     timed = PrefillRun.objects.filter(
         arm_id__in=arm_ids, status=_SUCCEEDED, finished_at__isnull=False
     ).order_by()
-    if percentile_in_database():
+    if postgresql_aggregates():
         rows = timed.values("arm_id").annotate(
             n=Count("pk"), p95=Percentile(_Seconds(took), fraction=0.95)
         )
@@ -256,13 +257,12 @@ def _field_counts(arm_ids: list[int]) -> dict[int, dict[str, dict]]:
     return result
 
 
-def _survival_arrays(arm_ids, counts, now) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """(durations, published) per arm, by the censoring rule in the module docstring."""
-    published = _rows_array(
-        SellSession.objects.filter(
-            arm_id__in=arm_ids, status=_PUBLISHED, seconds_to_publish__isnull=False
-        ).values_list("arm_id", "seconds_to_publish")
-    )
+def _survival_arrays(arm_ids, counts, days, now) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """(durations, published) per arm, by the censoring rule in the module docstring. The
+    published seconds come with the days (_daily_rows); their order does not matter."""
+    done = {arm_id: [np.empty(0)] for arm_id in arm_ids}
+    for row in days:
+        done[row["arm_id"]].append(row["seconds"])
     ages: dict[int, list[float]] = {arm_id: [] for arm_id in arm_ids}
     # The age as an interval from the database: the same microseconds as `now - opened_at` in
     # Python, without a time-zone-aware datetime built per row (5x slower).
@@ -275,23 +275,12 @@ def _survival_arrays(arm_ids, counts, now) -> dict[int, tuple[np.ndarray, np.nda
     window = settings.FEEDBACK_ABANDON_AFTER_HOURS * 3600.0
     result = {}
     for arm_id in arm_ids:
-        done = published[published[:, 0] == arm_id, 1]
+        published = np.concatenate(done[arm_id])
         abandoned = np.full(counts[arm_id]["abandoned"], window)
-        durations = np.concatenate((done, abandoned, np.asarray(ages[arm_id], dtype=float)))
-        events = np.zeros(durations.size, dtype=bool)
-        events[: done.size] = True
+        durations = np.concatenate((published, abandoned, np.asarray(ages[arm_id], dtype=float)))
+        events = np.arange(durations.size) < published.size
         result[arm_id] = (np.maximum(durations, MIN_SECONDS), events)
     return result
-
-
-def _rows_array(queryset) -> np.ndarray:
-    """A values_list of numbers as an (n, columns) float array, fetched with the database
-    cursor's fetchall: tens of thousands of rows without a Python object per value."""
-    sql, params = queryset.order_by().query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return np.array(rows, dtype=float).reshape(-1, len(queryset.query.values_select))
 
 
 # --- figures -------------------------------------------------------------------------------------
@@ -501,8 +490,19 @@ def _local_day() -> TruncDate:
 
 
 def _daily_rows(arm_ids: list[int]) -> list[dict]:
-    """Sessions opened per local day and arm by status, with the median seconds of the day's
-    published sessions: one GROUP BY, whose sums per arm are also the arm's counts."""
+    """Sessions opened per local day and arm by status, and the seconds of the day's published
+    sessions as an array: one GROUP BY gives the daily table, its medians, the arm's counts
+    (the sums of its days) and the event times of Kaplan-Meier."""
+    rows = list(_days(arm_ids))
+    if not postgresql_aggregates():
+        rows = _with_seconds_fetched(rows, arm_ids)
+    for row in rows:
+        row["seconds"] = np.asarray(row["seconds"] or (), dtype=float)
+        row["median_seconds"] = float(np.median(row["seconds"])) if row["seconds"].size else None
+    return sorted(rows, key=lambda row: (row["day"], row["arm_id"]))
+
+
+def _days(arm_ids: list[int]) -> QuerySet:
     rows = (
         SellSession.objects.filter(arm_id__in=arm_ids)
         .values("arm_id", day=_local_day())
@@ -512,23 +512,18 @@ def _daily_rows(arm_ids: list[int]) -> list[dict]:
             abandoned=Count("pk", filter=Q(status=_ABANDONED)),
             open=Count("pk", filter=Q(status=_OPEN)),
         )
-        .order_by("day", "arm_id")
+        .order_by()  # no sort: a hash aggregate, and the ~90 rows are sorted in Python
     )
-    if percentile_in_database():
-        # percentile_cont skips NULL seconds, as the fallback's filter does.
-        median = Percentile("seconds_to_publish", fraction=0.5, filter=Q(status=_PUBLISHED))
-        return list(rows.annotate(median_seconds=median))
-    rows = list(rows)
-    medians = _daily_medians(arm_ids)
-    for row in rows:
-        row["median_seconds"] = medians.get((row["day"], row["arm_id"]))
+    if postgresql_aggregates():
+        timed = Q(status=_PUBLISHED, seconds_to_publish__isnull=False)
+        rows = rows.annotate(seconds=ArrayAgg("seconds_to_publish", filter=timed))
     return rows
 
 
-def _daily_medians(arm_ids: list[int]) -> dict[tuple, float]:
-    """Without percentile_cont (SQLite): the published seconds of every (day, arm), and
-    scipy.ndimage.median per group (numpy's median: the mean of the two middles when even)."""
-    rows = list(
+def _with_seconds_fetched(rows: list[dict], arm_ids: list[int]) -> list[dict]:
+    """Without array_agg (SQLite): the published seconds fetched as rows, to their day."""
+    by_group: dict[tuple, list[float]] = {}
+    published = (
         SellSession.objects.filter(
             arm_id__in=arm_ids, status=_PUBLISHED, seconds_to_publish__isnull=False
         )
@@ -536,14 +531,11 @@ def _daily_medians(arm_ids: list[int]) -> dict[tuple, float]:
         .values_list("day", "arm_id", "seconds_to_publish")
         .order_by()
     )
-    if not rows:
-        return {}
-    groups = sorted({(day, arm_id) for day, arm_id, _ in rows})
-    number = {group: i for i, group in enumerate(groups)}
-    labels = np.fromiter((number[(d, a)] for d, a, _ in rows), dtype=np.int64, count=len(rows))
-    seconds = np.fromiter((s for _, _, s in rows), dtype=float, count=len(rows))
-    medians = ndimage.median(seconds, labels=labels, index=np.arange(len(groups)))
-    return dict(zip(groups, np.atleast_1d(medians).tolist(), strict=True))
+    for day, arm_id, seconds in published:
+        by_group.setdefault((day, arm_id), []).append(seconds)
+    for row in rows:
+        row["seconds"] = by_group.get((row["day"], row["arm_id"]), [])
+    return rows
 
 
 def _daily(arms: list[Arm], days: list[dict]) -> list[dict]:

@@ -267,14 +267,15 @@ def test_daily_table(generated):
         assert row["median_seconds"] == (pytest.approx(np.median(expected)) if expected else None)
 
 
-def test_percentiles_in_postgresql_equal_the_numpy_fallback(generated, monkeypatch):
-    """percentile_cont (daily medians, p95 seconds to draft) gives the figures numpy gives on
-    the fetched rows, the SQLite path; so does every other figure."""
+def test_postgresql_aggregates_equal_the_sqlite_path(generated, monkeypatch):
+    """percentile_cont (p95 seconds to draft) and array_agg (the published seconds of each day,
+    for the daily medians and Kaplan-Meier) give the figures of the SQLite path, which fetches
+    rows for numpy: every figure of the results."""
     if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: percentile_cont (make test and CI use it)")
+        pytest.skip("needs PostgreSQL: percentile_cont, array_agg (make test and CI use it)")
     experiment, _, now = generated
     in_database = experiment_results(experiment=experiment, now=now)
-    monkeypatch.setattr(experiment_results_module, "percentile_in_database", lambda: False)
+    monkeypatch.setattr(experiment_results_module, "postgresql_aggregates", lambda: False)
     fetched = experiment_results(experiment=experiment, now=now)
     medians = [row["median_seconds"] for row in fetched["daily"]]
     assert None not in medians and [row["median_seconds"] for row in in_database["daily"]] == (
