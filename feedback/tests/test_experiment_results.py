@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.db import connection
 from django.utils import timezone
 from scipy import stats as scipy_stats
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
@@ -18,6 +19,7 @@ from statsmodels.stats import proportion
 from experiments import stats
 from experiments.models import Arm
 from experiments.services import ArmSpec, arm_pause, live_experiments_forget, srm_acknowledge
+from feedback import experiment_results as experiment_results_module
 from feedback.experiment_results import (
     CSV_ARM_COLUMNS,
     experiment_results,
@@ -253,16 +255,50 @@ def test_daily_table(generated):
     for key, d in data.items():
         rows = [row for row in daily if row["arm"] == key]
         assert sum(row["published"] for row in rows) == len(d.published_seconds)
-    sessions = SellSession.objects.filter(arm__key="control", status="published")
-    day = daily[0]["day"]
-    # Days are local days (settings.TIME_ZONE), as the table groups them.
-    seconds = [
-        s.seconds_to_publish
-        for s in sessions
-        if timezone.localtime(s.opened_at).date().isoformat() == day
-    ]
-    first = next(r for r in daily if r["arm"] == "control" and r["day"] == day)
-    assert first["median_seconds"] == pytest.approx(float(np.median(seconds)))
+    # Every (local day, arm) median is numpy's median of that day's published seconds. The day
+    # is the local one (TIME_ZONE), not the UTC date: they differ for an hour or two.
+    seconds: dict[tuple, list[float]] = {}
+    for s in SellSession.objects.filter(status="published").select_related("arm"):
+        day = timezone.localdate(s.opened_at).isoformat()
+        seconds.setdefault((day, s.arm.key), []).append(s.seconds_to_publish)
+    assert {(row["day"], row["arm"]) for row in daily if row["published"]} == set(seconds)
+    for row in daily:
+        expected = seconds.get((row["day"], row["arm"]))
+        assert row["median_seconds"] == (pytest.approx(np.median(expected)) if expected else None)
+
+
+def test_postgresql_aggregates_equal_the_sqlite_path(generated, monkeypatch):
+    """percentile_cont (p95 seconds to draft) and array_agg (the published seconds of each day,
+    for the daily medians and Kaplan-Meier) give the figures of the SQLite path, which fetches
+    rows for numpy: every figure of the results."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: percentile_cont, array_agg (make test and CI use it)")
+    experiment, _, now = generated
+    in_database = experiment_results(experiment=experiment, now=now)
+    monkeypatch.setattr(experiment_results_module, "postgresql_aggregates", lambda: False)
+    fetched = experiment_results(experiment=experiment, now=now)
+    medians = [row["median_seconds"] for row in fetched["daily"]]
+    assert None not in medians and [row["median_seconds"] for row in in_database["daily"]] == (
+        pytest.approx(medians, rel=1e-12)
+    )
+    assert fetched["arms"][0]["p95_seconds_to_draft"] > 0
+    _assert_same(in_database, fetched)
+
+
+def _assert_same(a, b):
+    """Equal structures; floats equal up to rounding (interpolation order differs)."""
+    if isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-12)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            _assert_same(a[key], b[key])
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            _assert_same(x, y)
+    else:
+        assert a == b
 
 
 def test_csv_has_a_row_per_arm_then_the_daily_table(generated):
