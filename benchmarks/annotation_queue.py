@@ -12,14 +12,13 @@ SQLite file). Results: benchmarks/results/annotation_queue-<db>.json
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from common import database_create, database_drop, django_setup
 
 # Django and the app are imported inside the functions: the environment must be set first.
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,14 +29,14 @@ PG_DB = "trova_bench_annotation"
 def main() -> None:
     args = _parse()
     workdir = Path(tempfile.mkdtemp(prefix="trova-ann-bench-"))
-    url = _database(args.db, workdir)
+    url = database_create(args.db, workdir, PG_DB)
     try:
-        _setup(url, workdir)
+        django_setup(url, workdir)
         annotator = _data(args.tasks)
         results = _measure(annotator, args.requests)
     finally:
         if args.db == "postgres":
-            _drop_pg()
+            database_drop(PG_DB)
     _report(args, results)
 
 
@@ -47,41 +46,6 @@ def _parse():
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=30)
     return parser.parse_args()
-
-
-def _database(kind: str, workdir: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'db.sqlite3'}"
-    _drop_pg()
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", PG_DB], check=True)  # noqa: S603,S607
-    return f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
-
-
-def _drop_pg() -> None:
-    command = ["dropdb", "--if-exists", "--force", "-h", "127.0.0.1", "-U", "postgres", PG_DB]
-    subprocess.run(command, check=True)  # noqa: S603,S607 - the PostgreSQL client tools
-
-
-def _setup(url: str, workdir: Path) -> None:
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="marketplace.settings",
-        DEBUG="false",
-        SECURE_SSL_REDIRECT="false",
-        STATIC_MANIFEST="false",
-        SECRET_KEY="benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        DATABASE_URL=url,
-        MEDIA_ROOT=str(workdir / "media"),
-        PRIVATE_MEDIA_ROOT=str(workdir / "private"),
-        REDIS_URL="",
-        ALLOWED_HOSTS="testserver",
-    )
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def _data(count: int):

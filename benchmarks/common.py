@@ -2,7 +2,10 @@
 
 import os
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 
 def percentile(values: list[float], p: int) -> float | None:
@@ -31,3 +34,46 @@ def wait_for_quiet_machine(max_load: float, max_wait: float) -> dict:
         "when_measuring": [round(x, 2) for x in load],
         "waited_s": round(waited),
     }
+
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_SERVER = "postgres://postgres@127.0.0.1:5432"
+
+
+def database_create(kind: str, workdir: Path, pg_name: str) -> str:
+    """A fresh database for one benchmark run: a SQLite file in `workdir`, or the PostgreSQL
+    database `pg_name` dropped and made again on this machine's server. Returns its URL."""
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / 'db.sqlite3'}"
+    database_drop(pg_name)
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", pg_name], check=True)  # noqa: S603,S607
+    return f"{PG_SERVER}/{pg_name}"
+
+
+def database_drop(pg_name: str) -> None:
+    command = ["dropdb", "--if-exists", "--force", "-h", "127.0.0.1", "-U", "postgres", pg_name]
+    subprocess.run(command, check=True)  # noqa: S603,S607 - the PostgreSQL client tools
+
+
+def django_setup(url: str, workdir: Path) -> None:
+    """Django on `url` with production settings (DEBUG off), media in `workdir`, no Redis,
+    migrated."""
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="marketplace.settings",
+        DEBUG="false",
+        SECURE_SSL_REDIRECT="false",
+        STATIC_MANIFEST="false",
+        SECRET_KEY="benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        DATABASE_URL=url,
+        MEDIA_ROOT=str(workdir / "media"),
+        PRIVATE_MEDIA_ROOT=str(workdir / "private"),
+        REDIS_URL="",
+        ALLOWED_HOSTS="testserver",
+    )
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)

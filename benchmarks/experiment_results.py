@@ -27,9 +27,6 @@ SQLite file. Results: benchmarks/results/experiment_results-<db>.json
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -37,7 +34,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-from common import percentile, wait_for_quiet_machine
+from common import (
+    database_create,
+    database_drop,
+    django_setup,
+    percentile,
+    wait_for_quiet_machine,
+)
 
 # Django and the app are imported inside the functions: the environment must be set first.
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,9 +55,9 @@ BLANK = dict.fromkeys(FIELDS)
 def main() -> None:
     args = _parse()
     workdir = Path(tempfile.mkdtemp(prefix="trova-exp-bench-"))
-    url = _database(args.db, workdir)
+    url = database_create(args.db, workdir, PG_DB)
     try:
-        _setup(url, workdir)
+        django_setup(url, workdir)
         experiment, viewer = _data(args.sessions)
         load = wait_for_quiet_machine(max_load=2.0, max_wait=20)
         results = _measure(experiment, viewer, args.repeat)
@@ -63,7 +66,7 @@ def main() -> None:
         results["machine_load"] = load
     finally:
         if args.db == "postgres" and not args.keep_db:
-            _drop_pg()
+            database_drop(PG_DB)
     _report(args, results)
 
 
@@ -74,41 +77,6 @@ def _parse():
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--keep-db", action="store_true", help="leave the PostgreSQL database")
     return parser.parse_args()
-
-
-def _database(kind: str, workdir: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'db.sqlite3'}"
-    _drop_pg()
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", PG_DB], check=True)  # noqa: S603,S607
-    return f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
-
-
-def _drop_pg() -> None:
-    command = ["dropdb", "--if-exists", "--force", "-h", "127.0.0.1", "-U", "postgres", PG_DB]
-    subprocess.run(command, check=True)  # noqa: S603,S607 - the PostgreSQL client tools
-
-
-def _setup(url: str, workdir: Path) -> None:
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="marketplace.settings",
-        DEBUG="false",
-        SECURE_SSL_REDIRECT="false",
-        STATIC_MANIFEST="false",
-        SECRET_KEY="benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        DATABASE_URL=url,
-        MEDIA_ROOT=str(workdir / "media"),
-        PRIVATE_MEDIA_ROOT=str(workdir / "private"),
-        REDIS_URL="",
-        ALLOWED_HOSTS="testserver",
-    )
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def _data(count: int):
