@@ -13,12 +13,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
+from ai_prefill.tests.conftest import _test_database_url  # the test database, as a URL
 from experiments.services import LIVE_REFRESH_SECONDS, assignment_for, experiment_pause
 
 from .factories import experiment_running
@@ -47,17 +47,6 @@ while time.monotonic() < deadline:
 else:
     print("still serving after 30 s", flush=True)
 """
-
-
-def _test_database_url() -> str:
-    """The database pytest-django created (test_<name>), not the one DATABASE_URL names."""
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = db["HOST"] or "127.0.0.1"
-    port = db["PORT"] or 5432
-    return f"postgres://{auth}@{host}:{port}/{quote(db['NAME'], safe='')}"
 
 
 def _probe_env() -> dict[str, str]:
