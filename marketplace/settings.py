@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "feedback",
     "listings",
     "annotation",
+    "monitoring",
 ]
 
 MIDDLEWARE = [

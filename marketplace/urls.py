@@ -32,6 +32,7 @@ urlpatterns = [
     # After every API route: a JSON 404. Only for addresses ending in "/", so that APPEND_SLASH
     # still redirects /api/listings to /api/listings/.
     re_path(r"^api/[\s\S]*/$", api_not_found),
+    path("", include("monitoring.urls")),
     path("", include("listings.urls")),
 ]
 

@@ -1,0 +1,1 @@
+"""Monitoring in the admin. Each area registers its pages from its own module, imported here."""

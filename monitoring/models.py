@@ -1,0 +1,1 @@
+"""Monitoring's tables. Each area keeps its models in its own module; Django finds them here."""

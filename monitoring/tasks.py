@@ -1,0 +1,1 @@
+"""Celery tasks of monitoring: thin; each calls a service of its area."""
