@@ -21,6 +21,7 @@ from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from . import signals
 from .dispatch import prefill_run_dispatch
 from .errors import ErrorType, ProviderError
 from .image_prep import ModelImage
@@ -210,6 +211,8 @@ def _finish(run, token, *, status, **fields) -> bool:
     written = _with_reconnect(lambda: claimed.update(status=status, claim_token=None, **fields))
     if not written:
         logger.warning("pre-fill run %s: claim lost before finishing; result dropped", run.pk)
+    elif status in PrefillRun.TERMINAL:
+        signals.send_runs_finished_on_commit([run.pk])
     return bool(written)
 
 
@@ -226,6 +229,7 @@ def _log_attempt(run, started, latency_ms, *, outcome, result=None, error=None) 
             update_fields=ATTEMPT_FIELDS,
         )
     )
+    signals.send(signals.prefill_attempt_logged, run=run, attempt=row)
 
 
 def _attempt_row(run, started, latency_ms, *, outcome, result, error) -> PrefillAttempt:
@@ -330,8 +334,17 @@ def prefill_runs_fail_stale(*, run_ids=None) -> int:
     abandoned = Q(status=Status.RUNNING) & (
         Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True)
     )
-    return sum(
-        runs.filter(which).update(
+    failed = 0
+    for which, error_type in (
+        (unclaimed, ErrorType.WORKER_UNAVAILABLE),
+        (abandoned, ErrorType.WORKER_LOST),
+    ):
+        # The ids first, so observers learn which runs failed (an UPDATE returns only a count);
+        # the UPDATE keeps its condition, so a run a worker finished meanwhile stays finished.
+        run_ids = list(runs.filter(which).values_list("pk", flat=True))
+        if not run_ids:
+            continue
+        failed += runs.filter(which, pk__in=run_ids).update(
             status=Status.FAILED,
             error_type=error_type,
             error_message=STALE_MESSAGES[error_type],
@@ -339,11 +352,8 @@ def prefill_runs_fail_stale(*, run_ids=None) -> int:
             claim_token=None,
             lease_expires_at=None,
         )
-        for which, error_type in (
-            (unclaimed, ErrorType.WORKER_UNAVAILABLE),
-            (abandoned, ErrorType.WORKER_LOST),
-        )
-    )
+        signals.send_runs_finished_on_commit(run_ids)
+    return failed
 
 
 def prefill_run_is_stale(run: PrefillRun) -> bool:

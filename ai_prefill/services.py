@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from marketplace.photos import ProcessedPhoto
 
+from . import signals
 from .dispatch import prefill_run_dispatch
 from .errors import ErrorType
 from .execution import prefill_run_is_stale, prefill_runs_fail_stale
@@ -92,6 +93,7 @@ def _run_create(user, photo: ProcessedPhoto, config: PrefillConfig) -> PrefillRu
         for field_file, name, content in files:
             field_file.save(name, ContentFile(content), save=False)
         run.save()
+        signals.send(signals.prefill_run_created, run=run, photo=photo)
     except Exception:
         for field_file, _, _ in files:
             if field_file.name:
@@ -122,12 +124,14 @@ def _after_dispatch(run: PrefillRun, sent: bool) -> None:
     broker is back; the task then finds the run finished and calls no model."""
     if sent:
         return
-    PrefillRun.objects.filter(pk=run.pk, status=PrefillRun.Status.QUEUED).update(
+    failed = PrefillRun.objects.filter(pk=run.pk, status=PrefillRun.Status.QUEUED).update(
         status=PrefillRun.Status.FAILED,
         error_type=ErrorType.QUEUE_UNAVAILABLE,
         error_message=QUEUE_UNAVAILABLE_MESSAGE,
         finished_at=timezone.now(),
     )
+    if failed:
+        signals.send_runs_finished_on_commit([run.pk])
     run.refresh_from_db(fields=["status", "error_type", "error_message", "finished_at"])
 
 

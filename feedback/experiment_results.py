@@ -59,6 +59,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ai_prefill.models import PrefillRun
+from ai_prefill.outcomes import no_usable_draft_q
 from ai_prefill.schema import DRAFT_FIELDS
 from experiments import stats
 from experiments.decision import ArmEvidence, recommend, with_holm
@@ -167,19 +168,6 @@ def _sellers(experiment: Experiment) -> dict[int, int]:
     return dict(rows)
 
 
-def _blank_draft() -> Q:
-    """A succeeded run whose draft has every field blank (ai_prefill.fields.is_blank: null,
-    missing or an empty string)."""
-    blank = Q()
-    for name in DRAFT_FIELDS:
-        blank &= (
-            Q(**{f"draft__{name}": None})
-            | Q(**{f"draft__{name}__isnull": True})
-            | Q(**{f"draft__{name}": ""})
-        )
-    return Q(status=_SUCCEEDED) & (Q(draft__isnull=True) | blank)
-
-
 def arm_run_metrics(arm_ids: list[int]) -> dict[int, dict]:
     """Per arm: its runs, the finished ones, failures (failed or blank), succeeded, cost, p95
     seconds to draft. Also what the guardrail check reads (one definition)."""
@@ -189,7 +177,7 @@ def arm_run_metrics(arm_ids: list[int]) -> dict[int, dict]:
         .annotate(
             runs=Count("pk"),
             finished=Count("pk", filter=Q(status__in=[_SUCCEEDED, _FAILED])),
-            failures=Count("pk", filter=Q(status=_FAILED) | _blank_draft()),
+            failures=Count("pk", filter=no_usable_draft_q()),
             cost=Sum("cost_usd"),
         )
         .order_by()
