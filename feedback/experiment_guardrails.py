@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -29,6 +28,7 @@ from experiments.models import Arm, Experiment, ExperimentEvent
 from experiments.selectors import experiment_live
 from experiments.services import arm_pause
 from marketplace.outbox import outbox_enqueue
+from marketplace.staff_recipients import staff_emails_with_permission
 
 from .experiment_results import arm_guardrails, arm_run_metrics, guardrail_sentence
 from .models import SellSession
@@ -121,15 +121,7 @@ def results_path(experiment: Experiment) -> str:
 def guardrail_recipients() -> list[str]:
     """Active staff who may change experiments (directly or through a group), and superusers."""
     app_label, codename = NOTIFY_PERMISSION
-    may_change = (
-        Q(is_superuser=True)
-        | Q(user_permissions__content_type__app_label=app_label,
-            user_permissions__codename=codename)
-        | Q(groups__permissions__content_type__app_label=app_label,
-            groups__permissions__codename=codename)
-    )  # fmt: skip
-    users = get_user_model().objects.filter(may_change, is_active=True, is_staff=True)
-    return sorted(set(users.exclude(email="").values_list("email", flat=True)))
+    return staff_emails_with_permission(app_label=app_label, codename=codename)
 
 
 def guardrail_notification_send(*, event: ExperimentEvent) -> int:

@@ -80,6 +80,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "marketplace.context_processors.taxonomy",
+                # `admin_banners` for admin/base_site.html: what fires now (monitoring alerts).
+                "monitoring.alert_banner.admin_banners",
             ],
         },
     },
@@ -222,6 +224,19 @@ FEEDBACK_ABANDON_AFTER_HOURS = env.int("FEEDBACK_ABANDON_AFTER_HOURS", default=2
 FEEDBACK_SELL_SESSION_RESUME_MINUTES = env.int("FEEDBACK_SELL_SESSION_RESUME_MINUTES", default=30)
 FEEDBACK_LATE_CORRECTION_HOURS = env.int("FEEDBACK_LATE_CORRECTION_HOURS", default=72)
 
+# --- Monitoring alerts (monitoring/alert_*.py, docs/monitoring.md ## Alerts) --------------------
+# A Slack-compatible incoming webhook (POST {"text": ...}); unset: email only.
+ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")
+ALERT_WEBHOOK_TIMEOUT_SECONDS = env.float("ALERT_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# Emailed besides the staff holding monitoring.receive_alert_notifications (e.g. an on-call list).
+ALERT_EMAIL_RECIPIENTS = env.list("ALERT_EMAIL_RECIPIENTS", default=[])
+# The threshold the shipped "cost today" rule starts with (staff may change it in admin).
+ALERT_DAILY_COST_BUDGET_USD = env.float("ALERT_DAILY_COST_BUDGET_USD", default=20.0)
+# A failed notification is tried again after 30 s, 60 s, 120 s, ... (at most an hour apart).
+ALERT_NOTIFY_BACKOFF_SECONDS = env.int("ALERT_NOTIFY_BACKOFF_SECONDS", default=30)
+ALERT_NOTIFY_BACKOFF_MAX_SECONDS = env.int("ALERT_NOTIFY_BACKOFF_MAX_SECONDS", default=3600)
+ALERT_NOTIFY_MAX_ATTEMPTS = env.int("ALERT_NOTIFY_MAX_ATTEMPTS", default=10)
+
 # --- Email ---------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -277,6 +292,13 @@ CELERY_BEAT_SCHEDULE = {
     "experiment-guardrails-check": {
         "task": "feedback.tasks.experiment_guardrails_check_task",
         "schedule": 60.0,
+    },
+    # Judges the alert rules (the issue: every minute); "for" durations count in these steps.
+    "alerts-evaluate": {"task": "monitoring.alert_tasks.alerts_evaluate_task", "schedule": 60.0},
+    # Sends alert notifications whose backoff is over (the first retry waits 30 s).
+    "alert-notifications-retry": {
+        "task": "monitoring.alert_tasks.alert_notifications_retry_task",
+        "schedule": 30.0,
     },
 }
 

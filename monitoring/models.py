@@ -1,1 +1,3 @@
 """Monitoring's tables. Each area keeps its models in its own module; Django finds them here."""
+
+from .alert_models import *  # noqa: E402, F401, F403
