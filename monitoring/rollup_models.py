@@ -62,3 +62,14 @@ class MetricBucket(models.Model):
 
     def __str__(self):
         return f"{self.size} {self.start:%Y-%m-%d %H:%M} pv={self.prompt_version_id} {self.model}"
+
+
+class Dashboard(MetricBucket):
+    """No table of its own: the admin index entry of the monitoring dashboard (its changelist is
+    the dashboard page). Who may see it: staff with monitoring.view_dashboard."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        verbose_name = "dashboard"
+        verbose_name_plural = "dashboard"
