@@ -218,6 +218,8 @@ PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "
 # --- Seller feedback (feedback) ------------------------------------------------------------------
 # A run with no listing this long after it started counts as abandoned.
 FEEDBACK_ABANDON_AFTER_HOURS = env.int("FEEDBACK_ABANDON_AFTER_HOURS", default=24)
+# Monitoring rollups: how far back the every-minute refresh re-derives the minute buckets.
+MONITORING_ROLLUP_LOOKBACK_MINUTES = env.int("MONITORING_ROLLUP_LOOKBACK_MINUTES", default=15)
 # Edits of a listing this long after publishing still count as corrections of the suggestion.
 # Opening the Sell form again within this goes on with the same sell session (a reload is not a
 # new start, nor an abandonment of the first).
@@ -291,6 +293,12 @@ CELERY_BEAT_SCHEDULE = {
     # Pauses an experiment arm that breaches a guardrail (the issue: checked every minute).
     "experiment-guardrails-check": {
         "task": "feedback.tasks.experiment_guardrails_check_task",
+        "schedule": 60.0,
+    },
+    # Re-derives the recent dashboard buckets: what a failed on-finish refresh missed, and the
+    # thumbs, sell sessions and corrections, which send no signal (within a minute).
+    "monitoring-rollups-refresh": {
+        "task": "monitoring.tasks.rollups_refresh_recent_task",
         "schedule": 60.0,
     },
     # Judges the alert rules (the issue: every minute); "for" durations count in these steps.
