@@ -28,6 +28,8 @@ RUN DEBUG=false SECRET_KEY=build-only-not-secret python manage.py collectstatic 
 
 USER trova
 EXPOSE 8000
+# Readiness of the web process (the default command); docker-compose.yml gives the worker and beat
+# containers checks of their own heartbeats instead.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"
 CMD ["gunicorn", "marketplace.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "30", "--access-logfile", "-"]

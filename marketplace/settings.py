@@ -56,6 +56,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "marketplace.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # /healthz and /readyz, answered before CommonMiddleware checks the Host header: a container
+    # probe asks 127.0.0.1, which production's ALLOWED_HOSTS does not list (health_views.py).
+    "monitoring.health_views.HealthProbeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -310,12 +313,37 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# beat's default scheduler (schedule in a local file) that also records beat's heartbeat, so
+# readiness and beat's own health check tell "beat down" from "worker down"
+# (monitoring/heartbeats.py).
+CELERY_BEAT_SCHEDULER = "monitoring.heartbeat_sources:HeartbeatScheduler"
+
+# Socket timeouts: a Redis that accepts and never answers fails a cache call (a throttle count,
+# a heartbeat, the readiness probe) in a few seconds instead of hanging the request or the worker.
+REDIS_SOCKET_TIMEOUT_SECONDS = env.float("REDIS_SOCKET_TIMEOUT_SECONDS", default=2.0)
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+            },
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Health and readiness (monitoring/readiness.py, /readyz) -------------------------------------
+# Each check's bound: the database's statement timeout, Redis's socket timeouts.
+READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=1.0)
+# A worker or beat heartbeat older than this (they record every 15 s) means it is down.
+READINESS_HEARTBEAT_MAX_AGE_SECONDS = env.int("READINESS_HEARTBEAT_MAX_AGE_SECONDS", default=120)
+# More tasks waiting than this: the workers do not keep up (64 slots each; a pre-fill takes ~2 s).
+READINESS_QUEUE_MAX_LENGTH = env.int("READINESS_QUEUE_MAX_LENGTH", default=1000)
+# Unapplied migrations are looked up at most this often per process (reading them costs ~100 ms).
+READINESS_MIGRATIONS_CACHE_SECONDS = env.int("READINESS_MIGRATIONS_CACHE_SECONDS", default=30)
 
 # --- API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -380,6 +408,8 @@ CONTENT_SECURITY_POLICY = {
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Container health checks ask over plain HTTP from inside the container.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)

@@ -7,3 +7,4 @@ class MonitoringConfig(AppConfig):
 
     def ready(self):
         from . import receivers_rollups  # noqa: F401
+        from . import receivers_health  # noqa: F401
