@@ -3,7 +3,7 @@ the counts a report is built from.
 
 `latest_drift()` is the interface the rest of monitoring relies on:
 
-    {"day": date, "computed_at": datetime, "run_count": int, "drifted": bool,
+    {"id": int, "day": date, "computed_at": datetime, "run_count": int, "drifted": bool,
      "dimensions": {"category": {...}, "condition": {...},
                     "megapixels": {...}, "aspect": {...}, "brightness": {...}, "sharpness": {...}}}
 
@@ -43,6 +43,7 @@ def latest_drift() -> dict | None:
 
 def drift_report_as_dict(report: DriftReport) -> dict:
     return {
+        "id": report.pk,
         "day": report.day,
         "computed_at": report.computed_at,
         "run_count": report.run_count,
