@@ -11,6 +11,7 @@ from .alert_tasks import (  # noqa: F401 - defined there, found by Celery here
     alert_notifications_retry_task,
     alerts_evaluate_task,
 )
+from .drift_services import drift_report_build_due
 from .rollups import buckets_refresh_recent
 
 
@@ -21,3 +22,9 @@ def rollups_refresh_recent_task() -> None:
     thumbs, sell sessions and corrections, which send no signal."""
     lookback = timedelta(minutes=settings.MONITORING_ROLLUP_LOOKBACK_MINUTES)
     buckets_refresh_recent(now=timezone.now(), lookback=lookback)
+
+
+@shared_task(ignore_result=True, soft_time_limit=600, time_limit=660)
+def drift_report_task() -> None:
+    """Yesterday's drift report, until it is final (hourly from beat)."""
+    drift_report_build_due()
