@@ -114,7 +114,8 @@ def alerts_evaluate(*, now: datetime | None = None) -> list[AlertEvent]:
             reading = reading_for(rule=rule, now=now)
         except Exception as exc:  # one broken source must not silence every other alert
             logger.exception("alert %s: its source failed", rule.key)
-            reading = Reading(value=None, note=f"source error: {type(exc).__name__}: {exc}")
+            note = f"source error: {type(exc).__name__}: {exc}"
+            reading = Reading(value=None, note=note, available=False)
         events += alert_rule_apply(rule=rule, reading=reading, now=now)
     return events
 
@@ -146,8 +147,8 @@ def alert_rule_apply(*, rule: AlertRule, reading: Reading, now: datetime) -> lis
     if reading.value is not None:
         state.last_value = reading.value
     moves = []
-    if reading.value is not None:
-        condition = reading.judged and reading.value > rule.threshold
+    if reading.available:
+        condition = reading.judged and reading.value is not None and reading.value > rule.threshold
         moves = alert_status_moves(
             status=state.status, since=state.since, condition=condition, now=now,
             for_duration=rule.for_duration,

@@ -32,16 +32,19 @@ OK, PENDING, FIRING, RESOLVED = (
 
 
 class Gauge:
-    """What the test's metric source reads: set `value` (None: no data) and `judged`."""
+    """What the test's metric source reads: set `value`, `judged` and `available`."""
 
     def __init__(self):
-        self.value, self.judged, self.fail = None, True, False
+        self.value, self.judged, self.available, self.fail = None, True, True, False
 
     def read(self, *, rule, now) -> Reading:
         if self.fail:
             raise RuntimeError("the source broke")
-        note = UNAVAILABLE if self.value is None else ""
-        return Reading(value=self.value, judged=self.judged, detail={"v": self.value}, note=note)
+        note = "" if self.available else UNAVAILABLE
+        return Reading(
+            value=self.value, judged=self.judged, available=self.available, note=note,
+            detail={"v": self.value},
+        )  # fmt: skip
 
 
 @pytest.fixture
@@ -178,7 +181,7 @@ def test_no_data_leaves_the_state_as_it_is_and_says_why(rule, gauge, evaluate):
     with time_machine.travel(T0, tick=False) as clock:
         gauge.value = 25.0
         assert evaluate() == [(OK, PENDING), (PENDING, FIRING)]
-        gauge.value = None
+        gauge.value, gauge.available = None, False
         clock.shift(MINUTE)
         assert evaluate() == []
     state = _state(rule)
@@ -187,10 +190,19 @@ def test_no_data_leaves_the_state_as_it_is_and_says_why(rule, gauge, evaluate):
 
 
 def test_too_few_samples_count_as_false(rule, gauge, evaluate):
-    with time_machine.travel(T0, tick=False):
+    rule.for_duration = timedelta(0)
+    alert_rule_save(rule=rule)
+    with time_machine.travel(T0, tick=False) as clock:
         gauge.value, gauge.judged = 25.0, False
         assert evaluate() == []
-    assert _state(rule).status == OK and _state(rule).last_value == 25.0
+        assert _state(rule).status == OK and _state(rule).last_value == 25.0
+        gauge.judged = True
+        clock.shift(MINUTE)
+        assert evaluate() == [(OK, PENDING), (PENDING, FIRING)]
+        gauge.value, gauge.judged = None, False  # e.g. no runs left to take a percentile of
+        clock.shift(MINUTE)
+        assert evaluate() == [(FIRING, RESOLVED)]
+    assert _state(rule).last_value == 25.0  # the last value there was
 
 
 def test_a_failing_source_is_noted_and_other_rules_still_judged(rule, gauge, monkeypatch, evaluate):
