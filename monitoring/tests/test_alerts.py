@@ -4,10 +4,12 @@ backoff, the admin banner, and the rules' admin for staff holding only the rules
 The clock is moved with time-machine, never slept."""
 
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
 import time_machine
 from django.core import mail
+from django.core.management import call_command
 from django.urls import reverse
 
 from monitoring.alert_models import (
@@ -425,3 +427,30 @@ def test_staff_without_the_permissions_cannot_see_the_rules(staff, client_for):
     client = client_for(staff)
     assert client.get(reverse("admin:monitoring_alertrule_changelist")).status_code == 403
     assert client.get(reverse("admin:monitoring_alertevent_changelist")).status_code == 403
+
+
+def test_the_banner_warns_when_the_rules_are_not_being_judged(rule, gauge, staff, client_for,
+                                                                 settings):  # fmt: skip
+    settings.REDIS_URL = "redis://127.0.0.1:6379/6"  # the production shape: beat should run
+    client = client_for(staff)
+    stalled = "Alerts are not being evaluated (last: never)"
+    with time_machine.travel(T0, tick=False) as clock:
+        assert stalled in client.get(reverse("admin:index")).content.decode()
+        gauge.value = 1.0
+        alerts_evaluate()
+        clock.shift(2 * MINUTE)
+        assert "not being evaluated" not in client.get(reverse("admin:index")).content.decode()
+        clock.shift(2 * MINUTE)
+        assert "Alerts are not being evaluated (last: " in (
+            client.get(reverse("admin:index")).content.decode()
+        )
+    settings.REDIS_URL = ""  # embedded: no beat by design, no warning
+    assert "not being evaluated" not in client.get(reverse("admin:index")).content.decode()
+
+
+def test_the_command_judges_the_rules_once(rule, gauge):
+    gauge.value = 25.0
+    out = StringIO()
+    call_command("monitoring_alerts_evaluate", stdout=out)
+    assert out.getvalue() == "test-gauge: ok -> pending\n1 transition(s)\n"
+    assert _state(rule).status == PENDING
