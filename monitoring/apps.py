@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class MonitoringConfig(AppConfig):
     name = "monitoring"
     verbose_name = "Monitoring"
+
+    def ready(self):
+        from . import receivers_metrics  # noqa: F401
