@@ -282,9 +282,24 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# beat's default scheduler (schedule in a local file) that also records beat's heartbeat, so
+# readiness and beat's own health check tell "beat down" from "worker down"
+# (monitoring/heartbeats.py).
+CELERY_BEAT_SCHEDULER = "monitoring.heartbeat_sources:HeartbeatScheduler"
+
+# Socket timeouts: a Redis that accepts and never answers fails a cache call (a throttle count,
+# a heartbeat, the readiness probe) in a few seconds instead of hanging the request or the worker.
+REDIS_SOCKET_TIMEOUT_SECONDS = env.float("REDIS_SOCKET_TIMEOUT_SECONDS", default=2.0)
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+            },
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -6,4 +6,5 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self):
+        from . import receivers_health  # noqa: F401
         from . import receivers_metrics  # noqa: F401
