@@ -62,6 +62,10 @@ class ProcessedPhoto:
     # decode of it no smaller than `keep_side` (or the photo). Lets a caller that needs its own
     # size (the AI pre-fill's model image) skip decoding the photo again. Never stored.
     upright: Image.Image = field(repr=False, compare=False)
+    # The upload's own pixel size as its header says (before orientation and any shrinking):
+    # what the seller's camera or app produced, for monitoring's input statistics.
+    source_width: int = 0
+    source_height: int = 0
 
 
 def photo_process(upload, *, keep_side: int = 0) -> ProcessedPhoto:
@@ -72,6 +76,7 @@ def photo_process(upload, *, keep_side: int = 0) -> ProcessedPhoto:
     """
     data = _read_capped(upload, settings.PHOTO_MAX_BYTES)
     image = _open_checked(data, settings.PHOTO_MAX_PIXELS)
+    source_width, source_height = image.size  # before a reduced JPEG decode changes it
     clean = _jpeg_kept_as_is(image, data)
     if clean is not None:
         display = clean
@@ -91,6 +96,8 @@ def photo_process(upload, *, keep_side: int = 0) -> ProcessedPhoto:
         sha256=hashlib.sha256(display).hexdigest(),
         source_format="JPEG" if image.format == "MPO" else image.format,
         upright=upright,
+        source_width=source_width,
+        source_height=source_height,
     )
 
 

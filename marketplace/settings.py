@@ -280,6 +280,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.experiment_guardrails_check_task",
         "schedule": 60.0,
     },
+    # Yesterday's drift report (monitoring/drift_services.py): hourly rather than once at
+    # midnight, so a missed beat is made up within the hour and the day is built again until
+    # every run created in it has finished; a final report is not rebuilt.
+    "monitoring-drift-report": {"task": "monitoring.tasks.drift_report_task", "schedule": 3600.0},
 }
 
 # beat's default scheduler (schedule in a local file) that also records beat's heartbeat, so

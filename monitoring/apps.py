@@ -6,5 +6,6 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self):
+        from . import receivers_drift  # noqa: F401
         from . import receivers_health  # noqa: F401
         from . import receivers_metrics  # noqa: F401
