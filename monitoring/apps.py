@@ -6,6 +6,8 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self):
-        from . import receivers_drift  # noqa: F401
-        from . import receivers_health  # noqa: F401
-        from . import receivers_metrics  # noqa: F401
+        from . import (
+            receivers_drift,  # noqa: F401
+            receivers_health,  # noqa: F401
+            receivers_metrics,  # noqa: F401
+        )

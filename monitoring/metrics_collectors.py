@@ -15,6 +15,10 @@ from ai_prefill.evals.runner import eval_config_for
 from ai_prefill.models import EvalRun
 from ai_prefill.rollout import production_config
 
+from .drift import latest_drift
+from .heartbeats import KINDS as HEARTBEAT_KINDS
+from .heartbeats import heartbeat_age_seconds
+
 logger = logging.getLogger(__name__)
 
 # kombu's Redis transport keeps a queue's messages of priority 3, 6 and 9 in sibling lists
@@ -82,6 +86,7 @@ class CeleryQueueCollector:
 
     def __init__(self):
         self._client = None
+        self._client_url = ""
 
     def describe(self):
         return []
@@ -104,7 +109,8 @@ class CeleryQueueCollector:
         yield family
 
     def _queue_length(self, queue: str) -> int:
-        if self._client is None:
+        if self._client is None or self._client_url != settings.REDIS_URL:
+            self._client_url = settings.REDIS_URL
             self._client = redis.Redis.from_url(
                 settings.REDIS_URL,
                 socket_timeout=BROKER_TIMEOUT_SECONDS,
@@ -133,6 +139,70 @@ class CostBudgetCollector:
         yield family
 
 
+class HeartbeatCollector:
+    """trova_heartbeat_age_seconds{kind}: seconds since any worker / beat was last seen alive
+    (monitoring/heartbeats.py). Absent for a kind never seen, which the alert also covers."""
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        family = GaugeMetricFamily(
+            "trova_heartbeat_age_seconds",
+            "Seconds since a process of this kind (worker, beat) recorded a heartbeat.",
+            labels=["kind"],
+        )
+        for kind in HEARTBEAT_KINDS:
+            try:
+                age = heartbeat_age_seconds(kind=kind)
+            except Exception:  # the cache (Redis) is down: no age rather than a failed scrape
+                logger.exception("metrics: the %s heartbeat could not be read", kind)
+                continue
+            if age is not None:
+                family.add_metric([kind], age)
+        yield family
+
+
+class DriftCollector:
+    """trova_drift_psi{dimension} and trova_drift_drifted{dimension} of the latest daily drift
+    report (monitoring/drift.py); absent before the first report."""
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        try:
+            report = latest_drift()
+        except Exception:
+            logger.exception("metrics: the latest drift report could not be read")
+            return
+        if report is None:
+            return
+        psi = GaugeMetricFamily(
+            "trova_drift_psi",
+            "Population stability index of the latest day against the 28 days before.",
+            labels=["dimension"],
+        )
+        drifted = GaugeMetricFamily(
+            "trova_drift_drifted",
+            "1 if the latest daily report judged this dimension drifted (enough runs, PSI over "
+            "its threshold), else 0.",
+            labels=["dimension"],
+        )
+        for dimension, figures in sorted(report["dimensions"].items()):
+            if figures.get("psi") is not None:
+                psi.add_metric([dimension], float(figures["psi"]))
+            drifted.add_metric([dimension], 1.0 if figures.get("drifted") else 0.0)
+        yield psi
+        yield drifted
+
+
 def scrape_collectors() -> list:
     """A fresh set per process (each keeps its own broker connection)."""
-    return [EvalGateCollector(), CeleryQueueCollector(), CostBudgetCollector()]
+    return [
+        EvalGateCollector(),
+        CeleryQueueCollector(),
+        CostBudgetCollector(),
+        HeartbeatCollector(),
+        DriftCollector(),
+    ]
