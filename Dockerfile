@@ -24,7 +24,7 @@ COPY . .
 COPY --from=assets /build/node_modules/chart.js/dist /app/node_modules/chart.js/dist
 # collectstatic needs settings but no secrets or database: a throwaway key for the build only.
 RUN DEBUG=false SECRET_KEY=build-only-not-secret python manage.py collectstatic --noinput \
-    && mkdir -p /app/media && chown -R trova:trova /app/media
+    && mkdir -p /app/media /run/trova-metrics && chown -R trova:trova /app/media /run/trova-metrics
 
 USER trova
 EXPOSE 8000
@@ -32,4 +32,6 @@ EXPOSE 8000
 # containers checks of their own heartbeats instead.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"
-CMD ["gunicorn", "marketplace.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "30", "--access-logfile", "-"]
+# deploy/gunicorn.conf.py: bind 0.0.0.0:8000, 3 workers (WEB_CONCURRENCY), timeout 30, access log,
+# and the upkeep of the metrics folder (PROMETHEUS_MULTIPROC_DIR).
+CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py"]

@@ -11,6 +11,7 @@ from django.utils import timezone
 from ai_prefill.models import PrefillRun
 from experiments.services import ArmAssignment, exposure_log
 
+from . import signals
 from .corrections import FieldChange, fields_changes
 from .models import FieldCorrection, PrefillOutcome, SellSession, SuggestionRating
 
@@ -24,6 +25,7 @@ def rating_set(*, run: PrefillRun, user, rating: str, comment: str = "") -> Sugg
     obj, _ = SuggestionRating.objects.update_or_create(
         run=run, user=user, defaults={"rating": rating, "comment": comment.strip()}
     )
+    signals.send_suggestion_rated_on_commit(rating=obj.rating)
     return obj
 
 

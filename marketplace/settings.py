@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: counts and times every request, whatever a later middleware answers (/metrics).
+    "monitoring.metrics_middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "marketplace.middleware.PermissionsPolicyMiddleware",
@@ -349,6 +351,21 @@ READINESS_QUEUE_MAX_LENGTH = env.int("READINESS_QUEUE_MAX_LENGTH", default=1000)
 # Unapplied migrations are looked up at most this often per process (reading them costs ~100 ms).
 READINESS_MIGRATIONS_CACHE_SECONDS = env.int("READINESS_MIGRATIONS_CACHE_SECONDS", default=30)
 
+# --- Metrics and traces (monitoring/metrics*.py, monitoring/traces.py; docs/monitoring.md) -------
+# /metrics answers only with this bearer token; unset: 404, metrics are off.
+METRICS_BEARER_TOKEN = env.str("METRICS_BEARER_TOKEN", default="")
+# Where this process's prometheus_client writes its values (multiprocess mode for gunicorn
+# workers and prefork children); prometheus_client reads the same variable itself.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# Folders a scrape merges: the web's own and the workers' (a volume both write to).
+METRICS_SCRAPE_DIRS = env.list(
+    "METRICS_SCRAPE_DIRS", default=[PROMETHEUS_MULTIPROC_DIR] if PROMETHEUS_MULTIPROC_DIR else []
+)
+# The daily provider-cost budget the cost alert compares with (trova_prefill_cost_budget_usd).
+METRICS_COST_BUDGET_USD_PER_DAY = env.float("METRICS_COST_BUDGET_USD_PER_DAY", default=20.0)
+# Pre-fill provider calls as OpenTelemetry spans to this OTLP/HTTP endpoint; unset: no tracing.
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+
 # --- API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first: DRF answers an anonymous call with the first class's WWW-Authenticate challenge,
@@ -412,8 +429,9 @@ CONTENT_SECURITY_POLICY = {
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    # Container health checks ask over plain HTTP from inside the container.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    # Container health checks ask over plain HTTP from inside the container; Prometheus
+    # scrapes inside the private network, over plain HTTP (the token still applies).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)

@@ -9,5 +9,6 @@ class MonitoringConfig(AppConfig):
         from . import (
             receivers_drift,  # noqa: F401
             receivers_health,  # noqa: F401
+            receivers_metrics,  # noqa: F401
             receivers_rollups,  # noqa: F401
         )

@@ -1,0 +1,208 @@
+"""Metrics read at scrape time, from the database and the broker, instead of counted in a
+process: the value is a fact of shared state, the same whichever process answers the scrape.
+
+Each collector answers fast or not at all: a failing source is logged and its metric left out
+(an absent series, which Prometheus's `absent()` can alert on), never a failed scrape.
+"""
+
+import logging
+
+import redis
+from django.conf import settings
+from prometheus_client.core import GaugeMetricFamily
+
+from ai_prefill.evals.runner import eval_config_for
+from ai_prefill.models import EvalRun
+from ai_prefill.rollout import production_config
+
+from .drift import latest_drift
+from .heartbeats import KINDS as HEARTBEAT_KINDS
+from .heartbeats import heartbeat_age_seconds
+
+logger = logging.getLogger(__name__)
+
+# kombu's Redis transport keeps a queue's messages of priority 3, 6 and 9 in sibling lists
+# "<queue>\x06\x16<priority>" (kombu.transport.redis PRIORITY_STEPS, Channel.sep).
+KOMBU_PRIORITY_SEPARATOR = "\x06\x16"
+KOMBU_PRIORITY_STEPS = (3, 6, 9)
+# The scrape budget is 50 ms in all: the broker gets a small part of it.
+BROKER_TIMEOUT_SECONDS = 0.05
+
+
+class EvalGateCollector:
+    """trova_eval_gate_passed: did the latest completed eval run of the configuration production
+    runs now (the newest ProductionConfig, else the environment; see ai_prefill/rollout.py)
+    pass its gate? 1 or 0, absent when that configuration was never evaluated."""
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        try:
+            run = _latest_production_eval_run()
+        except Exception:  # a scrape must not fail with the database
+            logger.exception("metrics: the eval gate could not be read")
+            return
+        if run is None or run.gate_passed is None:
+            return
+        labels = ["trova_prompt_version", "gen_ai_provider_name", "gen_ai_request_model"]
+        values = [run.prompt_version.label, run.provider, run.model]
+        passed = GaugeMetricFamily(
+            "trova_eval_gate_passed",
+            "1 if the latest eval run of production's configuration passed its gate, else 0.",
+            labels=labels,
+        )
+        passed.add_metric(values, 1.0 if run.gate_passed else 0.0)
+        finished = GaugeMetricFamily(
+            "trova_eval_gate_finished_timestamp_seconds",
+            "When that eval run finished (Unix time).",
+            labels=labels,
+        )
+        finished.add_metric(values, (run.finished_at or run.created_at).timestamp())
+        yield passed
+        yield finished
+
+
+def _latest_production_eval_run() -> EvalRun | None:
+    production = production_config()
+    if not production.enabled:  # production is "no AI": nothing is evaluated
+        return None
+    key = eval_config_for(
+        prompt_version=production.prompt_version,
+        provider=production.provider,
+        model=production.model,
+    ).config_key
+    return (
+        EvalRun.objects.filter(status=EvalRun.Status.COMPLETED, config_key=key)
+        .select_related("prompt_version")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+class CeleryQueueCollector:
+    """trova_celery_queue_length: messages waiting in the broker for a worker. Absent when tasks
+    run in-process (no REDIS_URL) or the broker does not answer in time."""
+
+    def __init__(self):
+        self._client = None
+        self._client_url = ""
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        if not settings.REDIS_URL:
+            return
+        queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        try:
+            length = self._queue_length(queue)
+        except redis.RedisError as exc:
+            logger.warning("metrics: the broker's queue length could not be read: %s", exc)
+            return
+        family = GaugeMetricFamily(
+            "trova_celery_queue_length",
+            "Messages waiting in the broker queue (all priorities).",
+            labels=["queue"],
+        )
+        family.add_metric([queue], float(length))
+        yield family
+
+    def _queue_length(self, queue: str) -> int:
+        if self._client is None or self._client_url != settings.REDIS_URL:
+            self._client_url = settings.REDIS_URL
+            self._client = redis.Redis.from_url(
+                settings.REDIS_URL,
+                socket_timeout=BROKER_TIMEOUT_SECONDS,
+                socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
+            )
+        names = [queue] + [f"{queue}{KOMBU_PRIORITY_SEPARATOR}{p}" for p in KOMBU_PRIORITY_STEPS]
+        pipe = self._client.pipeline(transaction=False)
+        for name in names:
+            pipe.llen(name)
+        return sum(pipe.execute())
+
+
+class CostBudgetCollector:
+    """trova_prefill_cost_budget_usd: the daily budget the cost alert compares spending with
+    (METRICS_COST_BUDGET_USD_PER_DAY), so alerts.yml holds no number that settings also hold."""
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        family = GaugeMetricFamily(
+            "trova_prefill_cost_budget_usd",
+            "Daily budget for provider cost, in US dollars (setting).",
+        )
+        family.add_metric([], float(settings.METRICS_COST_BUDGET_USD_PER_DAY))
+        yield family
+
+
+class HeartbeatCollector:
+    """trova_heartbeat_age_seconds{kind}: seconds since any worker / beat was last seen alive
+    (monitoring/heartbeats.py). Absent for a kind never seen, which the alert also covers."""
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        family = GaugeMetricFamily(
+            "trova_heartbeat_age_seconds",
+            "Seconds since a process of this kind (worker, beat) recorded a heartbeat.",
+            labels=["kind"],
+        )
+        for kind in HEARTBEAT_KINDS:
+            try:
+                age = heartbeat_age_seconds(kind=kind)
+            except Exception:  # the cache (Redis) is down: no age rather than a failed scrape
+                logger.exception("metrics: the %s heartbeat could not be read", kind)
+                continue
+            if age is not None:
+                family.add_metric([kind], age)
+        yield family
+
+
+class DriftCollector:
+    """trova_drift_psi{dimension} and trova_drift_drifted{dimension} of the latest daily drift
+    report (monitoring/drift.py); absent before the first report."""
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        try:
+            report = latest_drift()
+        except Exception:
+            logger.exception("metrics: the latest drift report could not be read")
+            return
+        if report is None:
+            return
+        psi = GaugeMetricFamily(
+            "trova_drift_psi",
+            "Population stability index of the latest day against the 28 days before.",
+            labels=["dimension"],
+        )
+        drifted = GaugeMetricFamily(
+            "trova_drift_drifted",
+            "1 if the latest daily report judged this dimension drifted (enough runs, PSI over "
+            "its threshold), else 0.",
+            labels=["dimension"],
+        )
+        for dimension, figures in sorted(report["dimensions"].items()):
+            if figures.get("psi") is not None:
+                psi.add_metric([dimension], float(figures["psi"]))
+            drifted.add_metric([dimension], 1.0 if figures.get("drifted") else 0.0)
+        yield psi
+        yield drifted
+
+
+def scrape_collectors() -> list:
+    """A fresh set per process (each keeps its own broker connection)."""
+    return [
+        EvalGateCollector(),
+        CeleryQueueCollector(),
+        CostBudgetCollector(),
+        HeartbeatCollector(),
+        DriftCollector(),
+    ]
