@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from marketplace.admin_bases import ReportPageAdmin
 
-from .rollup_charts import TABLE_COLUMNS, bucket_rows, chart_data
+from .rollup_charts import TABLE_COLUMNS, bucket_rows_html, chart_data
 from .rollup_dashboard import WINDOWS, Filters, dashboard, filter_choices, window_bounds
 from .rollup_models import Dashboard
 
@@ -102,7 +102,7 @@ def _page(form: DashboardForm) -> dict:
     return {
         "data": figures,
         "charts": chart_data(figures),
-        "rows": bucket_rows(figures),
+        "rows_html": bucket_rows_html(figures),
         "columns": TABLE_COLUMNS,
         "window_label": _label(data, size),
     }
