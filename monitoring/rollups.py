@@ -97,13 +97,25 @@ class Tally:
     @classmethod
     def from_row(cls, row: dict) -> "Tally":
         """From a MetricBucket's stored values (a `.values()` dict)."""
-        tally = cls(**{name: row[name] for name in cls.COUNTS})
-        tally.outcomes = Counter(row["outcomes"])
-        tally.empty_fields = Counter(row["empty_fields"])
-        for name in ("queue_wait_hist", "provider_latency_hist", "upload_to_draft_hist"):
-            setattr(tally, name, histograms.as_counter(row[name]))
-        tally.corrections = {name: list(pair) for name, pair in row["corrections"].items()}
+        tally = cls()
+        tally.add_row(row)
         return tally
+
+    def add_row(self, row: dict) -> None:
+        """Add a MetricBucket's stored values (a `.values()` dict) in place: the dashboard's
+        merge of hundreds of rows, kept free of intermediate objects."""
+        for name in self.COUNTS:
+            setattr(self, name, getattr(self, name) + row[name])
+        self.outcomes.update(row["outcomes"])
+        self.empty_fields.update(row["empty_fields"])
+        for name in ("queue_wait_hist", "provider_latency_hist", "upload_to_draft_hist"):
+            histogram = getattr(self, name)
+            for index, count in row[name].items():
+                histogram[int(index)] += count
+        for name, (n, changed) in row["corrections"].items():
+            mine = self.corrections.setdefault(name, [0, 0])
+            mine[0] += n
+            mine[1] += changed
 
     def as_fields(self) -> dict:
         values = {name: getattr(self, name) for name in self.COUNTS}
