@@ -6,9 +6,11 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self):
+        # One import line per area of monitoring, each connecting its receivers.
         from . import (
             receivers_drift,  # noqa: F401
             receivers_health,  # noqa: F401
+            receivers_logs,  # noqa: F401
             receivers_metrics,  # noqa: F401
             receivers_rollups,  # noqa: F401
         )
