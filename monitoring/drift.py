@@ -89,8 +89,18 @@ def suggested_labels(name: str) -> list[str]:
 
 def suggested_counts(start: dt.datetime, end: dt.datetime) -> dict[str, list[int]]:
     """Per suggested field (category, condition): the succeeded runs created in [start, end)
-    counted per bin of `suggested_bins`. One grouped query over the window."""
-    rows = (
+    counted per bin of `suggested_bins`."""
+    tallies = {name: Counter() for name in SUGGESTED}
+    for category, condition, n in suggested_count_rows(start, end):
+        tallies["category"][_bin_of("category", category)] += n
+        tallies["condition"][_bin_of("condition", condition)] += n
+    return {name: [tallies[name][b] for b in suggested_bins(name)] for name in SUGGESTED}
+
+
+def suggested_count_rows(start: dt.datetime, end: dt.datetime):
+    """(category, condition, runs) of the succeeded runs created in [start, end): one grouped
+    pass over the window, a few dozen rows back."""
+    return (
         PrefillRun.objects.filter(
             status=PrefillRun.Status.SUCCEEDED, created_at__gte=start, created_at__lt=end
         )
@@ -103,11 +113,6 @@ def suggested_counts(start: dt.datetime, end: dt.datetime) -> dict[str, list[int
         .values_list("category", "condition", "n")
         .order_by()
     )
-    tallies = {name: Counter() for name in SUGGESTED}
-    for category, condition, n in rows:
-        tallies["category"][_bin_of("category", category)] += n
-        tallies["condition"][_bin_of("condition", condition)] += n
-    return {name: [tallies[name][b] for b in suggested_bins(name)] for name in SUGGESTED}
 
 
 def _bin_of(name: str, value: str | None) -> str:
