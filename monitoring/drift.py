@@ -33,6 +33,7 @@ from .drift_stats import STAT_EDGES, STATISTICS, bin_labels
 REFERENCE_DAYS = 28
 NO_VALUE = "(none)"  # the bin of a draft with the field blank, or a value outside the taxonomy
 SUGGESTED = {"category": Category, "condition": Condition}
+DIMENSIONS = (*SUGGESTED, *STATISTICS)  # the order pages show them in
 
 
 def latest_drift() -> dict | None:
@@ -48,8 +49,14 @@ def drift_report_as_dict(report: DriftReport) -> dict:
         "computed_at": report.computed_at,
         "run_count": report.run_count,
         "drifted": report.drifted,
-        "dimensions": report.dimensions,
+        "dimensions": ordered_dimensions(report.dimensions),
     }
+
+
+def ordered_dimensions(dimensions: dict) -> dict:
+    """A report's dimensions in DIMENSIONS order (PostgreSQL's jsonb keeps no key order)."""
+    known = {name: dimensions[name] for name in DIMENSIONS if name in dimensions}
+    return {**known, **{k: v for k, v in dimensions.items() if k not in known}}
 
 
 def drift_report_for_day(day: dt.date) -> DriftReport | None:
