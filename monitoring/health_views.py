@@ -11,6 +11,7 @@ site's domain, not 127.0.0.1. The plain-HTTP probe is also exempt from the HTTPS
 """
 
 from django.http import JsonResponse
+from django.urls import ResolverMatch
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -32,7 +33,7 @@ def readyz(request):
     return JsonResponse(report, status=503 if report["status"] == FAIL else 200)
 
 
-PROBES = {"/healthz": healthz, "/readyz": readyz}
+PROBES = {"/healthz": ("healthz", healthz), "/readyz": ("readyz", readyz)}
 
 
 class HealthProbeMiddleware:
@@ -43,4 +44,10 @@ class HealthProbeMiddleware:
 
     def __call__(self, request):
         probe = PROBES.get(request.path_info)
-        return probe(request) if probe else self.get_response(request)
+        if probe is None:
+            return self.get_response(request)
+        name, view = probe
+        # Matched as monitoring/urls.py would match it, so that the request metrics (first in
+        # MIDDLEWARE) label the probe by its view name like every other request.
+        request.resolver_match = ResolverMatch(view, (), {}, url_name=name, route=name)
+        return view(request)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import redis
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 
 from marketplace.celery import app as celery_app
 
@@ -88,11 +88,14 @@ def _check_migrations() -> Check:
         memo = _migrations_memo.get(connection.alias)
         if memo and time.monotonic() - memo[0] < settings.READINESS_MIGRATIONS_CACHE_SECONDS:
             return memo[1]
-        executor = MigrationExecutor(connection)
-        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-        if plan:
-            names = ", ".join(f"{m.app_label}.{m.name}" for m, _ in plan[:5])
-            result = Check(FAIL, f"{len(plan)} unapplied: {names}" + (" ..." if plan[5:] else ""))
+        # Every migration of the graph, not a plan to the leaves: a plan skips an unapplied
+        # migration whose descendants are recorded as applied (a merge migration's parents).
+        loader = MigrationLoader(connection)
+        unapplied = sorted(set(loader.graph.nodes) - set(loader.applied_migrations))
+        if unapplied:
+            names = ", ".join(f"{app}.{name}" for app, name in unapplied[:5])
+            more = " ..." if unapplied[5:] else ""
+            result = Check(FAIL, f"{len(unapplied)} unapplied: {names}{more}")
         else:
             result = Check(OK, "all applied")
         _migrations_memo[connection.alias] = (time.monotonic(), result)
