@@ -32,6 +32,7 @@ EXPOSE 8000
 # containers checks of their own heartbeats instead.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"
-# deploy/gunicorn.conf.py: bind 0.0.0.0:8000, 3 workers (WEB_CONCURRENCY), timeout 30, access log,
-# and the upkeep of the metrics folder (PROMETHEUS_MULTIPROC_DIR).
+# deploy/gunicorn.conf.py: bind 0.0.0.0:8000, 3 workers (WEB_CONCURRENCY), timeout 30, and the
+# upkeep of the metrics folder (PROMETHEUS_MULTIPROC_DIR). No access log: the app logs one JSON
+# line per request, with its request id.
 CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py"]

@@ -40,11 +40,12 @@ class Check:
 def readiness_report() -> dict:
     """{"status": "ok" | "fail", "checks": {name: {"status", "detail", "ms"}}}, every check run
     in order (database first: nothing works without it)."""
-    checks = {
-        "database": _timed(_check_database),
-        "migrations": _timed(_check_migrations),
-        **_task_checks(),
-    }
+    database = _timed(_check_database)
+    if database.status == FAIL:  # reading the migrations would wait for the database again
+        migrations = Check(FAIL, "not checked: the database is unreachable")
+    else:
+        migrations = _timed(_check_migrations)
+    checks = {"database": database, "migrations": migrations, **_task_checks()}
     failed = any(check.status == FAIL for check in checks.values())
     return {
         "status": FAIL if failed else OK,
