@@ -29,16 +29,14 @@ def intake_stats_record(*, run: PrefillRun, photo: ProcessedPhoto) -> IntakeStat
     if not all(source_size):  # a ProcessedPhoto made without the upload's size
         source_size = (photo.width, photo.height)
     stats = photo_stats(image=photo.upright, source_size=source_size)
-    with transaction.atomic():
-        row, _ = IntakeStats.objects.update_or_create(
+    with transaction.atomic():  # its own savepoint inside the upload's transaction
+        row = IntakeStats.objects.create(
             run=run,
-            defaults={
-                "created_at": run.created_at,
-                "megapixels": stats.megapixels,
-                "aspect": stats.aspect,
-                "brightness": stats.brightness,
-                "sharpness": stats.sharpness,
-            },
+            created_at=run.created_at,
+            megapixels=stats.megapixels,
+            aspect=stats.aspect,
+            brightness=stats.brightness,
+            sharpness=stats.sharpness,
         )
     return row
 
