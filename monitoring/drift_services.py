@@ -45,7 +45,8 @@ def drift_report_build(*, day: dt.date) -> DriftReport:
     """Compare `day` with the 28 days before it and store the result as the day's report,
     replacing the one built before (idempotent: the same runs give the same report)."""
     dimensions = _dimensions(day)
-    psis = [d["psi"] for d in dimensions.values() if d["psi"] is not None]
+    # A PSI on a handful of runs swings widely: the day's largest counts only measured ones.
+    psis = [d["psi"] for d in dimensions.values() if d["level"] != "insufficient_data"]
     values = {
         "computed_at": timezone.now(),
         "run_count": dimensions["category"]["n"],

@@ -64,10 +64,12 @@ def test_a_shift_in_suggested_categories_is_flagged(seller, reference):
 
 def test_a_small_day_is_never_called_drifted(seller, reference):
     runs_generate(user=seller, day=DAY, categories={"toys-games": 30})
-    category = _category(drift_report_build(day=DAY))
+    report = drift_report_build(day=DAY)
+    category = _category(report)
     assert category["psi"] > 0.25
     assert category["level"] == "insufficient_data"
     assert category["drifted"] is False
+    assert report.max_psi is None  # no dimension had enough runs to be measured
 
 
 def test_failed_runs_do_not_count_and_blank_categories_have_their_bin(seller):
