@@ -13,6 +13,7 @@ from ai_prefill.models import PrefillRun
 from monitoring.drift import NO_VALUE, latest_drift, suggested_bins
 from monitoring.drift_models import DriftReport
 from monitoring.drift_services import drift_report_build, drift_report_build_due
+from monitoring.tasks import drift_report_task
 from monitoring.tests.drift_factories import noon, reference_generate, runs_generate
 
 pytestmark = pytest.mark.django_db
@@ -197,3 +198,10 @@ def test_two_builders_of_one_day_leave_one_report(seller):
         thread.join(60)
     assert not errors, errors
     assert DriftReport.objects.filter(day=DAY).count() == 1
+
+
+def test_the_beat_task_builds_yesterday(seller):
+    runs_generate(user=seller, day=DAY, categories=USUAL)
+    with time_machine.travel(noon(DAY + dt.timedelta(days=1)), tick=False):
+        drift_report_task.delay()
+    assert DriftReport.objects.get().day == DAY
