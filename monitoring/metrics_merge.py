@@ -96,21 +96,26 @@ class MultiprocessMerger:
 
     def _read(self, path: str) -> tuple[np.ndarray, np.ndarray] | None:
         try:
-            with open(path, "rb") as stream:
-                stat = os.fstat(stream.fileno())
-                header = stream.read(_FIRST_ENTRY)
-                if len(header) < _FIRST_ENTRY:
-                    return None
-                used = _HEADER.unpack_from(header)[0]
-                data = header + stream.read(max(0, used - _FIRST_ENTRY))
+            descriptor = os.open(path, os.O_RDONLY)
         except FileNotFoundError:  # a live gauge file deleted since the listing
             return None
+        try:  # os.pread: no buffered file object, ~2x cheaper over 200 small files
+            stat = os.fstat(descriptor)
+            header = os.pread(descriptor, _FIRST_ENTRY, 0)
+            if len(header) < _FIRST_ENTRY:
+                return None
+            used = _HEADER.unpack_from(header)[0]
+            data = os.pread(descriptor, max(used, _FIRST_ENTRY), 0)
+        finally:
+            os.close(descriptor)
         inode = (stat.st_dev, stat.st_ino)
         index = self._files.get(path)
         if index is None or index.inode != inode or used < index.used:
             index = self._files[path] = _FileIndex(inode=inode)
         if used > index.used:
             self._index_new_entries(path, index, data, used)
+        if index.arrays is None:  # an empty file
+            return None
         ids, slots = index.arrays
         doubles = np.frombuffer(data, dtype="<f8", count=len(data) // 8)
         return ids, doubles[slots]
@@ -178,6 +183,8 @@ class _Layout:
         self.buckets = np.array(buckets, dtype=np.intp)  # every histogram's buckets, in order
         self.starts = np.array(starts, dtype=np.intp)  # where each histogram starts in buckets
         self.picks = np.array(picks, dtype=np.intp)  # per line, into [plain, cumulative, counts]
+        self._values = np.full(len(prefixes), np.nan)  # the numbers of the lines below
+        self._lines = [""] * len(prefixes)
 
     @classmethod
     def build(cls, present, families, series: list[_Series]) -> "_Layout":
@@ -214,11 +221,15 @@ class _Layout:
 
     def render(self, totals: np.ndarray) -> bytes:
         cumulative, counts = _cumulative_buckets(totals[self.buckets], self.starts)
-        values = np.concatenate([totals[self.plain], cumulative, counts])[self.picks].tolist()
-        return "".join(
-            f"{head}{prefix} {floatToGoString(value)}\n"
-            for head, prefix, value in zip(self.heads, self.prefixes, values, strict=True)
-        ).encode("utf-8")
+        values = np.concatenate([totals[self.plain], cumulative, counts])[self.picks]
+        # Between two scrapes most series did not move: only their lines are written again
+        # (NaN never equals itself, so the first render writes every line).
+        changed = np.flatnonzero(values != self._values)
+        for line, value in zip(changed.tolist(), values[changed].tolist(), strict=True):
+            number = floatToGoString(value)
+            self._lines[line] = f"{self.heads[line]}{self.prefixes[line]} {number}\n"
+        self._values = values
+        return "".join(self._lines).encode("utf-8")
 
 
 def _cumulative_buckets(values: np.ndarray, starts: np.ndarray):
