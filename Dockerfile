@@ -30,6 +30,6 @@ USER trova
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"
-# deploy/gunicorn.conf.py: bind 0.0.0.0:8000, 3 workers (WEB_CONCURRENCY), timeout 30, access log,
+# deploy/gunicorn.conf.py: bind 0.0.0.0:8000, 3 workers (WEB_CONCURRENCY), timeout 30, no access log,
 # and the upkeep of the metrics folder (PROMETHEUS_MULTIPROC_DIR).
 CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py"]

@@ -24,7 +24,7 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # gunicorn also reads WEB_CONCURRENCY itself; 3 as before on the compose host's 2 cores.
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 timeout = 30
-accesslog = "-"
+# No access log: the application logs its own line per request.
 
 
 def on_starting(server):

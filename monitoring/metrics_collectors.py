@@ -129,7 +129,7 @@ class CeleryQueueCollector:
 
 class CostBudgetCollector:
     """trova_prefill_cost_budget_usd: the daily budget the cost alert compares spending with
-    (METRICS_COST_BUDGET_USD_PER_DAY), so alerts.yml holds no number that settings also hold."""
+    (ALERT_DAILY_COST_BUDGET_USD), so alerts.yml holds no number that settings also hold."""
 
     def describe(self):
         return []
@@ -139,7 +139,7 @@ class CostBudgetCollector:
             "trova_prefill_cost_budget_usd",
             "Daily budget for provider cost, in US dollars (setting).",
         )
-        family.add_metric([], float(settings.METRICS_COST_BUDGET_USD_PER_DAY))
+        family.add_metric([], float(settings.ALERT_DAILY_COST_BUDGET_USD))
         yield family
 
 
