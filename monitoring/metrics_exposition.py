@@ -4,40 +4,30 @@ from functools import lru_cache
 
 from django.conf import settings
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
 
 from . import metrics  # noqa: F401 - the definitions must exist before the first scrape
 from .metrics_collectors import scrape_collectors
+from .metrics_merge import MultiprocessMerger
 from .metrics_multiprocess import multiproc_files
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class _MergedFiles:
-    """The value files of every folder in METRICS_SCRAPE_DIRS merged as one set of processes:
-    the web's own and the workers' (MultiProcessCollector reads a single folder)."""
-
-    def __init__(self, paths):
-        self.paths = list(paths)
-
-    def describe(self):
-        return []
-
-    def collect(self):
-        return MultiProcessCollector.merge(multiproc_files(self.paths), accumulate=True)
-
-
 @lru_cache(maxsize=1)
-def _registry(paths: tuple[str, ...]) -> CollectorRegistry:
+def _collectors_registry(multiprocess: bool) -> CollectorRegistry:
+    """The scrape-time collectors, and this process's own registry when not in multiprocess
+    mode (there, this process's in-memory registry holds only its own numbers)."""
     registry = CollectorRegistry()
-    if paths:
-        # Multiprocess mode: this process's in-memory registry holds only its own numbers.
-        registry.register(_MergedFiles(paths))
-    else:
+    if not multiprocess:
         registry.register(_ThisProcess())
     for collector in scrape_collectors():
         registry.register(collector)
     return registry
+
+
+@lru_cache(maxsize=1)
+def _merger(paths: tuple[str, ...]) -> MultiprocessMerger:
+    return MultiprocessMerger()
 
 
 class _ThisProcess:
@@ -55,4 +45,10 @@ def metrics_scrape_dirs() -> tuple[str, ...]:
 
 
 def metrics_render() -> bytes:
-    return generate_latest(_registry(metrics_scrape_dirs()))
+    """Every folder of METRICS_SCRAPE_DIRS merged as one set of processes (the web's own and
+    the workers'), then the scrape-time collectors: no family is in both parts."""
+    paths = metrics_scrape_dirs()
+    collected = generate_latest(_collectors_registry(bool(paths)))
+    if not paths:
+        return collected
+    return _merger(paths).render(multiproc_files(paths)) + collected

@@ -2,6 +2,8 @@
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitoring.metrics_collectors import scrape_memos_forget
+
 
 class Scrape:
     """The samples of one scrape; `value(name, **labels)` is 0 for a series that is absent."""
@@ -33,6 +35,8 @@ class Scrape:
 
 
 def scrape(client, token: str) -> Scrape:
+    """A scrape that reads the database afresh (the eval gate and drift are memoised 30 s)."""
+    scrape_memos_forget()
     response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 200, response.content
     return Scrape(response.content.decode())

@@ -286,7 +286,7 @@ def test_the_eval_gate_of_the_latest_production_eval_run(read, settings):
 
 
 def test_the_cost_budget_is_exposed_from_settings(read, settings):
-    settings.METRICS_COST_BUDGET_USD_PER_DAY = 12.5
+    settings.ALERT_DAILY_COST_BUDGET_USD = 12.5
     assert read().value("trova_prefill_cost_budget_usd") == 12.5
 
 
