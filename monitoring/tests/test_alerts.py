@@ -454,3 +454,22 @@ def test_the_command_judges_the_rules_once(rule, gauge):
     call_command("monitoring_alerts_evaluate", stdout=out)
     assert out.getvalue() == "test-gauge: ok -> pending\n1 transition(s)\n"
     assert _state(rule).status == PENDING
+
+
+def test_the_rule_list_shows_each_rules_state(rule, gauge, staff_with, client_for, evaluate):
+    viewer = client_for(
+        staff_with("monitoring.view_alertrule", "monitoring.view_alertevent",
+                   "monitoring.view_alertnotification", username="viewer")
+    )  # fmt: skip
+    rule.for_duration = timedelta(0)
+    alert_rule_save(rule=rule)
+    gauge.value = 25.0
+    evaluate()
+    page = viewer.get(reverse("admin:monitoring_alertrule_changelist")).content.decode()
+    assert "Test gauge high" in page and "Firing" in page and ">25<" in page
+    history = viewer.get(
+        reverse("admin:monitoring_alertevent_changelist") + f"?rule__id__exact={rule.pk}"
+    )
+    assert history.status_code == 200 and history.context["cl"].result_count == 2
+    deliveries = viewer.get(reverse("admin:monitoring_alertnotification_changelist"))
+    assert deliveries.status_code == 200 and deliveries.context["cl"].result_count == 1
