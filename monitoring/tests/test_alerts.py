@@ -473,3 +473,19 @@ def test_the_rule_list_shows_each_rules_state(rule, gauge, staff_with, client_fo
     assert history.status_code == 200 and history.context["cl"].result_count == 2
     deliveries = viewer.get(reverse("admin:monitoring_alertnotification_changelist"))
     assert deliveries.status_code == 200 and deliveries.context["cl"].result_count == 1
+
+
+def test_a_send_that_crashes_counts_as_a_failed_attempt(rule, gauge, oncall, monkeypatch, evaluate):
+    def broken(event):
+        raise ValueError("template missing")
+
+    monkeypatch.setattr("monitoring.alert_notify._send_email", broken)
+    rule.for_duration = timedelta(0)
+    alert_rule_save(rule=rule)
+    with time_machine.travel(T0, tick=False):
+        gauge.value = 25.0
+        evaluate()
+    email = AlertNotification.objects.get(channel="email")
+    assert (email.status, email.attempts) == ("pending", 1)
+    assert email.last_error == "ValueError: template missing"
+    assert email.next_try_at == T0 + 30 * SECOND
