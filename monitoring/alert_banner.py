@@ -1,7 +1,8 @@
 """The admin banner while alerts fire: `admin_banners` for marketplace's admin/base_site.html.
 
-The list is a callable, so the query runs only on a page that shows it (the admin's), never on
-the public site's pages, which share the context processors.
+It reads only the facts the evaluator stored in the cache (monitoring.alert_selectors), so an
+admin page pays no query for it; the list is a callable, so even that cache read happens only
+on a page that shows it, never on the public site's pages, which share the context processors.
 
 Besides the firing rules it warns when the rules are not being judged at all: they are judged by
 a beat task, so with beat down no alert can fire, the beat-heartbeat one included. Only with a
@@ -16,7 +17,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from .alert_models import AlertSeverity
-from .alert_selectors import alert_states_firing, alerts_last_evaluated
+from .alert_selectors import alert_banner_facts
 
 # Three missed evaluations of the every-minute beat task.
 STALE_AFTER = timedelta(minutes=3)
@@ -27,34 +28,40 @@ def admin_banners(request) -> dict:
         user = getattr(request, "user", None)
         if user is None or not user.is_active or not user.is_staff:
             return []
-        stalled = _stalled_banner()
-        return [_banner(state) for state in alert_states_firing()] + ([stalled] if stalled else [])
+        facts = alert_banner_facts()
+        firing = [_banner(alert) for alert in (facts or {}).get("firing", [])]
+        stalled = _stalled_banner(facts)
+        return firing + ([stalled] if stalled else [])
 
     return {"admin_banners": banners}
 
 
-def _banner(state) -> dict:
-    rule = state.rule
-    since = date_format(timezone.localtime(state.since), "DATETIME_FORMAT")
+def _local(moment) -> str:
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+def _banner(alert: dict) -> dict:
     history = reverse("admin:monitoring_alertevent_changelist")
     return {
-        "level": "error" if rule.severity == AlertSeverity.CRITICAL else "warning",
-        "text": f"Alert firing: {rule.name} (since {since}).",
-        "url": f"{history}?rule__id__exact={rule.pk}",
+        "level": "error" if alert["severity"] == AlertSeverity.CRITICAL else "warning",
+        "text": f"Alert firing: {alert['name']} (since {_local(alert['since'])}).",
+        "url": f"{history}?rule__id__exact={alert['rule_id']}",
         "link_text": "Alert history",
     }
 
 
-def _stalled_banner() -> dict | None:
+def _stalled_banner(facts: dict | None) -> dict | None:
     if not settings.REDIS_URL:
         return None
-    any_enabled, last = alerts_last_evaluated()
-    if not any_enabled or (last is not None and timezone.now() - last < STALE_AFTER):
-        return None
-    when = "never" if last is None else date_format(timezone.localtime(last), "DATETIME_FORMAT")
+    if facts is not None:
+        last = facts["last_evaluated"]
+        if not facts["any_enabled"] or (last and timezone.now() - last < STALE_AFTER):
+            return None
+    when = _local(facts["last_evaluated"]) if facts and facts["last_evaluated"] else "none recorded"
     return {
         "level": "warning",
-        "text": f"Alerts are not being evaluated (last: {when}): is celery beat running?",
+        "text": f"Alerts are not being evaluated (last evaluation: {when}): "
+        "is celery beat running?",
         "url": reverse("admin:monitoring_alertrule_changelist"),
         "link_text": "Alert rules",
     }

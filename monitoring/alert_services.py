@@ -11,6 +11,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -26,6 +27,7 @@ from .alert_models import (
     AlertState,
     AlertStatus,
 )
+from .alert_selectors import BANNER_FACTS_KEY, alert_banner_facts_compute
 from .alert_sources import Reading, reading_for
 
 logger = logging.getLogger(__name__)
@@ -86,7 +88,13 @@ def alert_rule_save(*, rule: AlertRule) -> AlertRule:
     rule.updated_at = timezone.now()
     rule.save()
     AlertState.objects.get_or_create(rule=rule)
+    transaction.on_commit(alert_banner_facts_refresh)  # a disabled rule leaves the banner
     return rule
+
+
+def alert_banner_facts_refresh() -> None:
+    """Store what the admin banner shows (monitoring.alert_selectors: it reads only this)."""
+    cache.set(BANNER_FACTS_KEY, alert_banner_facts_compute(), timeout=None)
 
 
 def alert_rules_ensure_defaults() -> int:
@@ -117,6 +125,7 @@ def alerts_evaluate(*, now: datetime | None = None) -> list[AlertEvent]:
             note = f"source error: {type(exc).__name__}: {exc}"
             reading = Reading(value=None, note=note, available=False)
         events += alert_rule_apply(rule=rule, reading=reading, now=now)
+    alert_banner_facts_refresh()
     return events
 
 

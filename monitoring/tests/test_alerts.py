@@ -10,6 +10,8 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from monitoring.alert_models import (
@@ -329,8 +331,10 @@ def test_the_banner_shows_on_admin_pages_while_firing_only(
     assert banner not in client.get(reverse("admin:index")).content.decode()
     gauge.value = 25.0
     evaluate()
-    page = client.get(reverse("admin:index")).content.decode()
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("admin:index")).content.decode()
     assert banner in page
+    assert not [q for q in queries if "monitoring_alert" in q["sql"]]  # read from the cache
     assert f'href="/admin/monitoring/alertevent/?rule__id__exact={rule.pk}"' in page
     assert banner in client.get(reverse("admin:password_change")).content.decode()
     gauge.value = 1.0
@@ -433,7 +437,7 @@ def test_the_banner_warns_when_the_rules_are_not_being_judged(rule, gauge, staff
                                                                  settings):  # fmt: skip
     settings.REDIS_URL = "redis://127.0.0.1:6379/6"  # the production shape: beat should run
     client = client_for(staff)
-    stalled = "Alerts are not being evaluated (last: never)"
+    stalled = "Alerts are not being evaluated (last evaluation: none recorded)"
     with time_machine.travel(T0, tick=False) as clock:
         assert stalled in client.get(reverse("admin:index")).content.decode()
         gauge.value = 1.0
@@ -441,7 +445,7 @@ def test_the_banner_warns_when_the_rules_are_not_being_judged(rule, gauge, staff
         clock.shift(2 * MINUTE)
         assert "not being evaluated" not in client.get(reverse("admin:index")).content.decode()
         clock.shift(2 * MINUTE)
-        assert "Alerts are not being evaluated (last: " in (
+        assert "Alerts are not being evaluated (last evaluation: " in (
             client.get(reverse("admin:index")).content.decode()
         )
     settings.REDIS_URL = ""  # embedded: no beat by design, no warning
@@ -454,3 +458,38 @@ def test_the_command_judges_the_rules_once(rule, gauge):
     call_command("monitoring_alerts_evaluate", stdout=out)
     assert out.getvalue() == "test-gauge: ok -> pending\n1 transition(s)\n"
     assert _state(rule).status == PENDING
+
+
+def test_the_rule_list_shows_each_rules_state(rule, gauge, staff_with, client_for, evaluate):
+    viewer = client_for(
+        staff_with("monitoring.view_alertrule", "monitoring.view_alertevent",
+                   "monitoring.view_alertnotification", username="viewer")
+    )  # fmt: skip
+    rule.for_duration = timedelta(0)
+    alert_rule_save(rule=rule)
+    gauge.value = 25.0
+    evaluate()
+    page = viewer.get(reverse("admin:monitoring_alertrule_changelist")).content.decode()
+    assert "Test gauge high" in page and "Firing" in page and ">25<" in page
+    history = viewer.get(
+        reverse("admin:monitoring_alertevent_changelist") + f"?rule__id__exact={rule.pk}"
+    )
+    assert history.status_code == 200 and history.context["cl"].result_count == 2
+    deliveries = viewer.get(reverse("admin:monitoring_alertnotification_changelist"))
+    assert deliveries.status_code == 200 and deliveries.context["cl"].result_count == 1
+
+
+def test_a_send_that_crashes_counts_as_a_failed_attempt(rule, gauge, oncall, monkeypatch, evaluate):
+    def broken(event):
+        raise ValueError("template missing")
+
+    monkeypatch.setattr("monitoring.alert_notify._send_email", broken)
+    rule.for_duration = timedelta(0)
+    alert_rule_save(rule=rule)
+    with time_machine.travel(T0, tick=False):
+        gauge.value = 25.0
+        evaluate()
+    email = AlertNotification.objects.get(channel="email")
+    assert (email.status, email.attempts) == ("pending", 1)
+    assert email.last_error == "ValueError: template missing"
+    assert email.next_try_at == T0 + 30 * SECOND
