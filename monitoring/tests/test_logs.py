@@ -230,9 +230,15 @@ def test_one_prefill_can_be_followed_from_the_request_to_the_worker(
     assert PrefillRun.objects.get(pk=run_id).request_id == SANE_ID
     web = [line for line in log_lines() if line.get("request_id") == SANE_ID]
     assert any(line["logger"] == "monitoring.requests" for line in web)
-    worker_lines = [json.loads(line) for line in _json_lines(worker.log_text())]
-    task_lines = [line for line in worker_lines if line.get("request_id") == SANE_ID]
-    assert task_lines, worker.tail()
+    # The child logs "Task ... succeeded" after the run's row is written: wait for that line.
+    deadline = time.monotonic() + 10
+    while True:
+        worker_lines = [json.loads(line) for line in _json_lines(worker.log_text())]
+        task_lines = [line for line in worker_lines if line.get("request_id") == SANE_ID]
+        if any("succeeded" in line["message"] for line in task_lines):
+            break
+        assert time.monotonic() < deadline, worker.tail()
+        time.sleep(0.1)
     assert {line["run_id"] for line in task_lines} == {run_id}
     assert all(line.get("task_id") for line in task_lines)
     assert any("succeeded" in line["message"] for line in task_lines)
