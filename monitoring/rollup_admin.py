@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from marketplace.admin_bases import ReportPageAdmin
 
+from .drift import latest_drift
 from .rollup_charts import TABLE_COLUMNS, bucket_rows_html, chart_data
 from .rollup_dashboard import WINDOWS, Filters, dashboard, filter_choices, window_bounds
 from .rollup_models import Dashboard
@@ -87,6 +88,8 @@ class DashboardAdmin(ReportPageAdmin):
             "opts": self.opts,
             "title": "Monitoring dashboard",
             "form": form,
+            # The photos and suggestions of the last full day against the 28 before (drift.py).
+            "latest_drift": latest_drift(),
         }
         if form.is_valid():
             context.update(_page(form))

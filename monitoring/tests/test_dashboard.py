@@ -2,6 +2,7 @@
 retried, failed and blank ones included), and the admin page: who may see it, its charts' data,
 and links that open exactly the runs behind a point."""
 
+import datetime as dt
 import math
 from datetime import timedelta
 
@@ -9,10 +10,12 @@ import pytest
 from django.urls import reverse
 
 from ai_prefill.schema import DRAFT_FIELDS
+from monitoring.drift_services import drift_report_build
 from monitoring.histograms import EDGES_MS
 from monitoring.rollup_dashboard import PRODUCTION, Filters, dashboard
 from monitoring.rollups import buckets_rebuild
 
+from .drift_factories import reference_generate, runs_generate
 from .rollup_data import START, expected, history_generate, percentile_as_read
 
 LATER = START + timedelta(days=2)
@@ -178,3 +181,24 @@ def test_a_custom_window_needs_a_start_before_its_end(client, dashboard_viewer):
     assert response.status_code == 200
     assert "start before its end" in response.content.decode()
     assert "charts" not in response.context
+
+
+@pytest.mark.django_db
+def test_the_dashboard_shows_the_latest_drift_report(client, seller, staff_with):
+    day = dt.date(2026, 3, 10)
+    runs_generate(user=seller, day=day, categories={"electronics": 150, "bikes": 50})
+    reference_generate(user=seller, day=day, per_day={"bikes": 40, "electronics": 10})
+    report = drift_report_build(day=day)
+    assert report.drifted
+
+    dashboard_only = staff_with("monitoring.view_dashboard", username="dana")
+    client.force_login(dashboard_only)
+    page = client.get(DASHBOARD).content.decode()
+    assert "Drift on" in page
+    assert "Drifted" in page and ">category<" in page
+    details = reverse("admin:monitoring_driftreport_change", args=[report.pk])
+    assert details not in page, "no link to a page this staff user may not open"
+
+    both = staff_with("monitoring.view_dashboard", "monitoring.view_driftreport", username="eve")
+    client.force_login(both)
+    assert details in client.get(DASHBOARD).content.decode()
