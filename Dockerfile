@@ -28,8 +28,11 @@ RUN DEBUG=false SECRET_KEY=build-only-not-secret python manage.py collectstatic 
 
 USER trova
 EXPOSE 8000
+# Readiness of the web process (the default command); docker-compose.yml gives the worker and beat
+# containers checks of their own heartbeats instead.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"
-# deploy/gunicorn.conf.py: bind 0.0.0.0:8000, 3 workers (WEB_CONCURRENCY), timeout 30, no access log,
-# and the upkeep of the metrics folder (PROMETHEUS_MULTIPROC_DIR).
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"
+# deploy/gunicorn.conf.py: bind 0.0.0.0:8000, 3 workers (WEB_CONCURRENCY), timeout 30, and the
+# upkeep of the metrics folder (PROMETHEUS_MULTIPROC_DIR). No gunicorn access log: the app logs
+# one JSON line per request, with its request id.
 CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py"]

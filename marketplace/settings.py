@@ -54,10 +54,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: counts and times every request, whatever a later middleware answers (/metrics).
     "monitoring.metrics_middleware.RequestMetricsMiddleware",
+    # Then: every line logged while serving a request carries its id (monitoring/request_id.py).
+    "monitoring.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "marketplace.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # /healthz and /readyz, answered before CommonMiddleware checks the Host header: a container
+    # probe asks 127.0.0.1, which production's ALLOWED_HOSTS does not list (health_views.py).
+    "monitoring.health_views.HealthProbeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -308,6 +313,16 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- Health and readiness (monitoring/readiness.py, /readyz) -------------------------------------
+# Each check's bound: the database's statement timeout, Redis's socket timeouts.
+READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=1.0)
+# A worker or beat heartbeat older than this (they record every 15 s) means it is down.
+READINESS_HEARTBEAT_MAX_AGE_SECONDS = env.int("READINESS_HEARTBEAT_MAX_AGE_SECONDS", default=120)
+# More tasks waiting than this: the workers do not keep up (64 slots each; a pre-fill takes ~2 s).
+READINESS_QUEUE_MAX_LENGTH = env.int("READINESS_QUEUE_MAX_LENGTH", default=1000)
+# Unapplied migrations are looked up at most this often per process (reading them costs ~100 ms).
+READINESS_MIGRATIONS_CACHE_SECONDS = env.int("READINESS_MIGRATIONS_CACHE_SECONDS", default=30)
+
 # --- Metrics and traces (monitoring/metrics*.py, monitoring/traces.py; docs/monitoring.md) -------
 # /metrics answers only with this bearer token; unset: 404, metrics are off.
 METRICS_BEARER_TOKEN = env.str("METRICS_BEARER_TOKEN", default="")
@@ -387,8 +402,9 @@ CONTENT_SECURITY_POLICY = {
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    # Prometheus scrapes inside the private network, over plain HTTP (the token still applies).
-    SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
+    # Prometheus scrapes /metrics inside the private network, and container health checks ask
+    # from inside the container: plain HTTP (the metrics token still applies).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
@@ -396,13 +412,30 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# "json": one JSON object a line (time, level, logger, message, request_id, run_id and task_id
+# when known, exception), what a log collector parses; "text": one readable line, for a terminal.
+# The web process, the worker and beat all log through this (monitoring/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "expected_refusal": {"()": "marketplace.log_filters.ExpectedRefusalWithoutTraceback"}
+        "expected_refusal": {"()": "marketplace.log_filters.ExpectedRefusalWithoutTraceback"},
+        "log_context": {"()": "monitoring.logs.LogContextFilter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "monitoring.logs.JsonFormatter"},
+        "text": {"()": "monitoring.logs.TextFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["log_context"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # One INFO line per HTTP request from the SDK's client is noise; every call is in the

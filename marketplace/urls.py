@@ -6,7 +6,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from marketplace import accounts, health
+from marketplace import accounts
 from marketplace.api import api_not_found
 
 
@@ -16,7 +16,6 @@ def favicon(request):
 
 
 urlpatterns = [
-    path("healthz", health.healthz, name="healthz"),
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("accounts/signup/", accounts.signup, name="signup"),

@@ -2,8 +2,13 @@
 
 from django.urls import path
 
-from . import metrics_views
+from . import health_views, metrics_views
 
 urlpatterns = [
     path("metrics", metrics_views.metrics_view, name="metrics"),
+    # Also answered by health_views.HealthProbeMiddleware before host checks; named here so that
+    # reverse("healthz") and reverse("readyz") work, and a setup without the middleware still
+    # serves them.
+    path("healthz", health_views.healthz, name="healthz"),
+    path("readyz", health_views.readyz, name="readyz"),
 ]

@@ -1,0 +1,216 @@
+"""/healthz (liveness, no dependencies) and /readyz (readiness: 503 when a dependency fails)."""
+
+import socket
+import threading
+import time
+
+import pytest
+import redis
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.migrations.recorder import MigrationRecorder
+
+from monitoring.heartbeats import heartbeat_record
+from monitoring.readiness import migrations_check_forget
+from tests.outage import RedisOutage, closed_port
+
+
+@pytest.fixture(autouse=True)
+def _migrations_checked_afresh():
+    migrations_check_forget()
+    yield
+    migrations_check_forget()
+
+
+@pytest.fixture
+def hung_redis():
+    """A local server that accepts connections and never answers, like a Redis stuck on disk."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def accept_forever():
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept_forever, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+    for conn in accepted:
+        conn.close()
+
+
+@pytest.fixture
+def redis_at(settings):
+    """redis_at(port): the broker and the cache at a local port instead of the real Redis."""
+    outages = []
+
+    def point(port: int) -> None:
+        outage = RedisOutage(settings)
+        outage.dead_url = settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+        outage.start()
+        outages.append(outage)
+
+    yield point
+    for outage in outages:
+        outage.end()
+
+
+@pytest.mark.django_db
+def test_healthz_answers_without_touching_the_database(anon_client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = anon_client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_probes_answer_a_container_probe_over_http_to_an_unlisted_host(client, settings):
+    # Production: the site's domain only, HTTPS enforced; the probe asks http://127.0.0.1:8000.
+    settings.ALLOWED_HOSTS = ["trova.example"]
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    response = client.get("/healthz", HTTP_HOST="127.0.0.1:8000")
+    assert response.status_code == 200
+    assert client.get("/", HTTP_HOST="127.0.0.1:8000").status_code == 400  # the rest is guarded
+
+
+@pytest.mark.django_db
+def test_readyz_in_the_embedded_mode_skips_the_task_checks(anon_client, settings):
+    settings.REDIS_URL = ""
+    response = anon_client.get("/readyz")
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["status"] == "ok"
+    assert {body["checks"][name]["status"] for name in ("database", "migrations")} == {"ok"}
+    for name in ("broker", "queue", "worker", "beat"):
+        assert body["checks"][name]["detail"].startswith("skipped: tasks run in-process")
+    assert all(check["ms"] >= 0 for check in body["checks"].values())
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_with_redis_unreachable(anon_client, redis_at):
+    redis_at(closed_port())
+    started = time.monotonic()
+    response = anon_client.get("/readyz")
+    body = response.json()
+    assert response.status_code == 503, body
+    assert body["status"] == "fail"
+    assert body["checks"]["broker"]["status"] == "fail"
+    assert "ConnectionError" in body["checks"]["broker"]["detail"]
+    for name in ("queue", "worker", "beat"):
+        assert body["checks"][name] == {
+            "status": "fail",
+            "detail": "not checked: Redis is unreachable",
+            "ms": 0.0,
+        }
+    assert body["checks"]["database"]["status"] == "ok"
+    assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_within_its_timeout_when_redis_hangs(
+    anon_client, settings, redis_at, hung_redis
+):
+    settings.READINESS_TIMEOUT_SECONDS = 0.5
+    redis_at(hung_redis)
+    started = time.monotonic()
+    response = anon_client.get("/readyz")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 503
+    assert "Timeout" in response.json()["checks"]["broker"]["detail"]
+    assert 0.5 <= elapsed < 1.5  # one timeout, not one per check, and never a hang
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_while_a_migration_is_unapplied(anon_client, settings):
+    settings.REDIS_URL = ""
+    assert anon_client.get("/readyz").status_code == 200
+    migrations_check_forget()
+    MigrationRecorder.Migration.objects.filter(app="monitoring", name="0001_initial").delete()
+    response = anon_client.get("/readyz")
+    body = response.json()
+    assert response.status_code == 503, body
+    assert body["checks"]["migrations"] == {
+        "status": "fail",
+        "detail": "1 unapplied: monitoring.0001_initial",
+        "ms": body["checks"]["migrations"]["ms"],
+    }
+
+
+@pytest.mark.django_db
+def test_the_migrations_answer_is_kept_briefly(anon_client, settings):
+    settings.REDIS_URL = ""
+    settings.READINESS_MIGRATIONS_CACHE_SECONDS = 60
+    anon_client.get("/readyz")
+    MigrationRecorder.Migration.objects.filter(app="monitoring", name="0001_initial").delete()
+    assert anon_client.get("/readyz").status_code == 200  # the answer of a moment ago
+    settings.READINESS_MIGRATIONS_CACHE_SECONDS = 0
+    assert anon_client.get("/readyz").status_code == 503
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_readyz_is_503_with_no_worker(anon_client, redis_cache, celery_queue):
+    heartbeat_record(kind="beat")  # beat is up, no worker ever was
+    response = anon_client.get("/readyz")
+    body = response.json()
+    assert response.status_code == 503, body
+    assert body["checks"]["broker"]["status"] == "ok"
+    assert body["checks"]["queue"]["status"] == "ok"
+    assert body["checks"]["beat"]["status"] == "ok"
+    assert body["checks"]["worker"] == {
+        "status": "fail",
+        "detail": "no worker heartbeat ever seen",
+        "ms": body["checks"]["worker"]["ms"],
+    }
+
+
+@pytest.mark.integration
+def test_readyz_is_200_with_a_real_worker_and_beat(anon_client, redis_cache, start_worker):
+    start_worker(beat=True)
+    deadline = time.monotonic() + 20
+    while True:
+        response = anon_client.get("/readyz")
+        if response.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)  # beat records its first heartbeat on its first tick
+    body = response.json()
+    assert response.status_code == 200, body
+    assert {check["status"] for check in body["checks"].values()} == {"ok"}
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_readyz_is_503_when_the_queue_is_longer_than_the_limit(
+    anon_client, redis_cache, celery_queue, settings
+):
+    heartbeat_record(kind="worker")
+    heartbeat_record(kind="beat")
+    settings.READINESS_QUEUE_MAX_LENGTH = 2
+    redis.Redis.from_url(settings.REDIS_URL).rpush(celery_queue, "a", "b", "c")
+    response = anon_client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["queue"]["detail"] == (
+        f"3 task(s) waiting in {celery_queue!r} (limit 2)"
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_the_container_check_passes_only_with_this_hosts_recent_heartbeat(redis_cache, settings):
+    with pytest.raises(CommandError, match="No worker heartbeat ever seen") as refused:
+        call_command("monitoring_heartbeat_check", "--kind", "worker")
+    assert refused.value.returncode == 1
+    heartbeat_record(kind="worker")
+    call_command("monitoring_heartbeat_check", "--kind", "worker")
+    with pytest.raises(CommandError, match=r"s old \(> 0"):
+        call_command("monitoring_heartbeat_check", "--kind", "worker", "--max-age", "0")
+
+
+def test_the_container_check_says_there_is_nothing_to_check_without_redis(settings):
+    settings.REDIS_URL = ""
+    with pytest.raises(CommandError, match="tasks run in-process") as refused:
+        call_command("monitoring_heartbeat_check", "--kind", "beat")
+    assert refused.value.returncode == 2
