@@ -75,12 +75,24 @@ def write_files(folder: Path, role: str, processes: int, views: int) -> None:
         subprocess.run(command, env=env, check=True)  # noqa: S603 - our interpreter, our script
 
 
-def measure(scrapes: int) -> dict:
+def _every_line_changed() -> None:
+    """The worst case between two scrapes: every number moved, so every line is written again
+    (the merge rewrites only lines whose number changed; these files stand still)."""
+    from monitoring import metrics_exposition as exposition
+
+    layout = exposition._merger(exposition.metrics_scrape_dirs())._layout
+    if layout is not None:
+        layout._values[:] = float("nan")
+
+
+def measure(scrapes: int, *, every_line_changed: bool) -> dict:
     from django.test import Client
 
     client = Client()
     timings, size = [], 0
     for number in range(scrapes + 10):  # 10 warm-up scrapes: first queries, imports, plans
+        if every_line_changed:
+            _every_line_changed()
         started = time.perf_counter()
         response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
         elapsed = (time.perf_counter() - started) * 1000
@@ -89,9 +101,7 @@ def measure(scrapes: int) -> dict:
         if number >= 10:
             timings.append(elapsed)
     text = response.content.decode()
-    parts = _parts(scrapes)
     return {
-        **parts,
         "p50_ms": round(percentile(timings, 50), 2),
         "p95_ms": round(percentile(timings, 95), 2),
         "max_ms": round(max(timings), 2),
@@ -109,8 +119,14 @@ def _parts(scrapes: int) -> dict:
     from monitoring.metrics_multiprocess import multiproc_files
 
     paths = exposition.metrics_scrape_dirs()
+
+    def merge_every_line():
+        _every_line_changed()
+        return exposition._merger(paths).render(multiproc_files(paths))
+
     halves = {
-        "merge": lambda: exposition._merger(paths).render(multiproc_files(paths)),
+        "merge_every_line_changed": merge_every_line,
+        "merge_numbers_unchanged": lambda: exposition._merger(paths).render(multiproc_files(paths)),
         "collectors": lambda: generate_latest(exposition._collectors_registry(True)),
     }
     figures = {}
@@ -144,6 +160,7 @@ def main() -> None:
         files = len(list(web.glob("*.db"))) + len(list(worker.glob("*.db")))
         print(f"wrote {files} files in {time.monotonic() - started:.0f} s", flush=True)
         os.environ["METRICS_BEARER_TOKEN"] = TOKEN
+        os.environ["LOG_LEVEL"] = "WARNING"  # not a log line per scrape on the console
         os.environ["METRICS_SCRAPE_DIRS"] = f"{web},{worker}"
         url = database_create(args.db, workdir, "trova_bench_metrics")
         try:
@@ -151,7 +168,11 @@ def main() -> None:
             from django.conf import settings
 
             settings.REDIS_URL = args.redis
-            result = measure(args.scrapes)
+            result = {
+                "every_line_changed": measure(args.scrapes, every_line_changed=True),
+                "numbers_unchanged": measure(args.scrapes, every_line_changed=False),
+                **_parts(args.scrapes),
+            }
         finally:
             if args.db == "postgres":
                 from django.db import connections

@@ -3,6 +3,8 @@ covers every other middleware and a response any of them gives is counted too.""
 
 import time
 
+from django.urls import Resolver404, resolve
+
 from . import metrics
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -31,10 +33,17 @@ class RequestMetricsMiddleware:
 
 
 def view_label(request) -> str:
-    """The matched pattern's name (namespace:name), else its route, never the concrete path."""
+    """The matched pattern's name (namespace:name), else its route, never the concrete path.
+
+    A request a middleware answered before URL resolution (the health probes, an HTTPS redirect)
+    has no match yet: its path is resolved here, so /healthz is "healthz" and not lumped with
+    the 404s."""
     match = getattr(request, "resolver_match", None)
     if match is None:
-        return UNRESOLVED
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return UNRESOLVED
     return match.view_name or match.route or UNRESOLVED
 
 
