@@ -62,6 +62,9 @@ class SellSession(models.Model):
         indexes = [
             models.Index(fields=["arm", "status"], name="sell_session_arm_status_idx"),
             models.Index(fields=["user", "-opened_at"], name="sell_session_user_recent_idx"),
+            # The monitoring rollups count sessions by the minute they were decided.
+            models.Index(fields=["published_at"], name="sell_session_published_idx"),
+            models.Index(fields=["abandoned_at"], name="sell_session_abandoned_idx"),
         ]
 
     def __str__(self):
@@ -84,6 +87,8 @@ class SuggestionRating(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "user"], name="one_rating_per_run")]
+        # The monitoring rollups count thumbs by the minute they were given.
+        indexes = [models.Index(fields=["created_at"], name="rating_created_idx")]
 
     def __str__(self):
         return f"{self.rating} on {self.run_id}"
@@ -144,7 +149,11 @@ class FieldCorrection(models.Model):
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["field", "stage"], name="correction_field_stage_idx")]
+        indexes = [
+            models.Index(fields=["field", "stage"], name="correction_field_stage_idx"),
+            # The monitoring rollups count corrections by the minute they were recorded.
+            models.Index(fields=["recorded_at"], name="correction_recorded_idx"),
+        ]
 
     def __str__(self):
         return f"{self.field} ({self.stage}): {'changed' if self.changed else 'kept'}"

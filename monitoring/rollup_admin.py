@@ -1,7 +1,7 @@
 """The monitoring dashboard in admin: a page reading the pre-aggregated buckets, for staff with
 the `monitoring.view_dashboard` permission. Thin: the figures come from rollup_dashboard."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django import forms
 from django.contrib import admin
@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from marketplace.admin_bases import ReportPageAdmin
 
-from .rollup_charts import TABLE_COLUMNS, bucket_rows, chart_data
+from .rollup_charts import TABLE_COLUMNS, bucket_rows_html, chart_data
 from .rollup_dashboard import WINDOWS, Filters, dashboard, filter_choices, window_bounds
 from .rollup_models import Dashboard
 
@@ -27,8 +27,8 @@ class DashboardForm(forms.Form):
         choices=[(key, label) for key, (label, *_) in WINDOWS.items()] + [("custom", "Custom")],
         required=False,
     )
-    start = forms.DateTimeField(required=False, widget=LOCAL_DATETIME)
-    end = forms.DateTimeField(required=False, widget=LOCAL_DATETIME)
+    start = forms.DateTimeField(label="Start (UTC)", required=False, widget=LOCAL_DATETIME)
+    end = forms.DateTimeField(label="End (UTC)", required=False, widget=LOCAL_DATETIME)
     prompt_version = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     provider = forms.ChoiceField(required=False)
     model = forms.ChoiceField(required=False)
@@ -45,7 +45,8 @@ class DashboardForm(forms.Form):
             return data
         data["window"] = data.get("window") or "24h"
         if data["window"] == "custom":
-            start, end = data.get("start"), data.get("end")
+            start, end = (_as_utc(data.get(name)) for name in ("start", "end"))
+            data.update(start=start, end=end)
             if not start or not end or end <= start:
                 raise forms.ValidationError("A custom window needs a start before its end.")
             if end - start > timedelta(days=MAX_CUSTOM_DAYS):
@@ -60,6 +61,13 @@ class DashboardForm(forms.Form):
             model=data.get("model") or None,
             arm_id=data.get("arm"),
         )
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    """The form read the wall time in the site's time zone; the page speaks UTC (as its buckets)."""
+    if moment is None:
+        return None
+    return timezone.make_naive(moment).replace(tzinfo=UTC)
 
 
 @admin.register(Dashboard)
@@ -94,7 +102,7 @@ def _page(form: DashboardForm) -> dict:
     return {
         "data": figures,
         "charts": chart_data(figures),
-        "rows": bucket_rows(figures),
+        "rows_html": bucket_rows_html(figures),
         "columns": TABLE_COLUMNS,
         "window_label": _label(data, size),
     }

@@ -3,6 +3,9 @@ series with its figure for the whole window, which the page shows in a table bes
 
 from collections.abc import Callable
 
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
 from .rollup_dashboard import LATENCIES, QUANTILES
 from .rollup_models import MetricBucket
 
@@ -117,13 +120,22 @@ def _row(f: dict) -> list[str]:
     return [_cell(value) for value in values]
 
 
-def bucket_rows(data: dict) -> list[dict]:
-    """The table under the charts: one row per bucket, newest first, each linking to its runs."""
+def _row_html(label: str, url: str, figures: dict, css: str = "") -> str:
+    # The cells are numbers or a dash, made by _row: nothing in them to escape.
+    cells = "".join(f'<td class="num">{cell}</td>' for cell in _row(figures))
+    head = format_html('<tr class="{}"><th><a href="{}">{}</a></th>', css, url, label)
+    return f"{head}{cells}</tr>"
+
+
+def bucket_rows_html(data: dict) -> str:
+    """The table under the charts: the window, then one row per bucket, newest first, each
+    linking to its runs. Built here rather than in the template: a week of hours is ~3,000 cells,
+    which the template engine renders ten times slower."""
     fmt = LABEL_FORMATS[data["size"]]
-    rows = [
-        {"label": point["start"].strftime(fmt), "url": point["runs_url"], "cells": _row(point)}
+    totals = data["totals"]
+    rows = [_row_html("window", totals["runs_url"], totals, "total")]
+    rows += [
+        _row_html(point["start"].strftime(fmt), point["runs_url"], point)
         for point in reversed(data["points"])
     ]
-    totals = data["totals"]
-    return [{"label": "window", "url": totals["runs_url"], "cells": _row(totals), "total": True},
-            *rows]  # fmt: skip
+    return mark_safe("\n".join(rows))  # noqa: S308 - escaped by format_html, or numbers

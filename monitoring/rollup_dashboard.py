@@ -80,7 +80,7 @@ def dashboard(*, start: datetime, end: datetime, size: str, filters: Filters) ->
     )
     by_start: dict[datetime, Tally] = {}
     for row in rows:
-        by_start.setdefault(row["start"], Tally()).merge(Tally.from_row(row))
+        by_start.setdefault(row["start"], Tally()).add_row(row)
     starts = _bucket_starts(start, end, size)
     total = Tally()
     points = []

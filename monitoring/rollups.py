@@ -97,13 +97,25 @@ class Tally:
     @classmethod
     def from_row(cls, row: dict) -> "Tally":
         """From a MetricBucket's stored values (a `.values()` dict)."""
-        tally = cls(**{name: row[name] for name in cls.COUNTS})
-        tally.outcomes = Counter(row["outcomes"])
-        tally.empty_fields = Counter(row["empty_fields"])
-        for name in ("queue_wait_hist", "provider_latency_hist", "upload_to_draft_hist"):
-            setattr(tally, name, histograms.as_counter(row[name]))
-        tally.corrections = {name: list(pair) for name, pair in row["corrections"].items()}
+        tally = cls()
+        tally.add_row(row)
         return tally
+
+    def add_row(self, row: dict) -> None:
+        """Add a MetricBucket's stored values (a `.values()` dict) in place: the dashboard's
+        merge of hundreds of rows, kept free of intermediate objects."""
+        for name in self.COUNTS:
+            setattr(self, name, getattr(self, name) + row[name])
+        self.outcomes.update(row["outcomes"])
+        self.empty_fields.update(row["empty_fields"])
+        for name in ("queue_wait_hist", "provider_latency_hist", "upload_to_draft_hist"):
+            histogram = getattr(self, name)
+            for index, count in row[name].items():
+                histogram[int(index)] += count
+        for name, (n, changed) in row["corrections"].items():
+            mine = self.corrections.setdefault(name, [0, 0])
+            mine[0] += n
+            mine[1] += changed
 
     def as_fields(self) -> dict:
         values = {name: getattr(self, name) for name in self.COUNTS}
@@ -138,49 +150,47 @@ def _ms(later: datetime | None, earlier: datetime | None) -> float | None:
     return (later - earlier).total_seconds() * 1000
 
 
+RUN_COLUMNS = (
+    "finished_at", "created_at", "started_at", "status", "error_type", "attempts",
+    "provider_latency_ms", "input_tokens", "output_tokens", "cost_usd", "nud",
+)  # fmt: skip
+
+
 def _add_runs(tallies: Tallies, start: datetime, end: datetime) -> None:
+    """Finished runs, as plain tuples (a million of them in a rebuild): "no usable draft" and
+    the empty fields are decided in the database by ai_prefill.outcomes' Q forms."""
     empty = {f"e_{name}": _flag(field_empty_q(name)) for name in DRAFT_FIELDS}
     rows = (
         PrefillRun.objects.filter(
             finished_at__gte=start, finished_at__lt=end, status__in=PrefillRun.TERMINAL
         )
         .annotate(nud=_flag(no_usable_draft_q()), **empty)
-        .values_list(
-            "finished_at",
-            "created_at",
-            "started_at",
-            "status",
-            "error_type",
-            "attempts",
-            "provider_latency_ms",
-            "input_tokens",
-            "output_tokens",
-            "cost_usd",
-            "nud",
-            *empty,
-            *DIMENSIONS[:3],
-            "arm_id",
-        )  # fmt: skip
+        .values_list(*RUN_COLUMNS, *empty, *DIMENSIONS[:3], "arm_id")
         .order_by()
     )
+    width = len(RUN_COLUMNS)
     for row in rows.iterator(chunk_size=5000):
-        finished, created, started, status, error_type, attempts, latency = row[:7]
         dims = (row[-4], row[-3], row[-2], row[-1] or 0)
-        tally = _tally(tallies, finished, dims)
-        outcome = run_outcome(status=status, error_type=error_type)
-        tally.runs += 1
-        tally.outcomes[outcome] += 1
-        tally.no_usable_draft += row[10]
-        if status == PrefillRun.Status.SUCCEEDED:
-            for name, is_empty in zip(DRAFT_FIELDS, row[11 : 11 + len(DRAFT_FIELDS)], strict=True):
-                tally.empty_fields[name] += is_empty
-        tally.retries += max(attempts - 1, 0)
-        tally.input_tokens += row[7] or 0
-        tally.output_tokens += row[8] or 0
-        tally.cost_usd += row[9] or 0
-        _observe(tally.queue_wait_hist, _ms(started, created))
-        _observe(tally.provider_latency_hist, latency)
-        _observe(tally.upload_to_draft_hist, _ms(finished, created))
+        empties = row[width : width + len(DRAFT_FIELDS)]
+        _count_run(_tally(tallies, row[0], dims), row[:width], empties)
+
+
+def _count_run(tally: Tally, run: tuple, empties: tuple) -> None:
+    finished, created, started, status, error_type, attempts, latency, tokens_in, tokens_out, \
+        cost, no_usable_draft = run  # fmt: skip
+    tally.runs += 1
+    tally.outcomes[run_outcome(status=status, error_type=error_type)] += 1
+    tally.no_usable_draft += no_usable_draft
+    if status == PrefillRun.Status.SUCCEEDED:
+        for name, is_empty in zip(DRAFT_FIELDS, empties, strict=True):
+            tally.empty_fields[name] += is_empty
+    tally.retries += max(attempts - 1, 0)
+    tally.input_tokens += tokens_in or 0
+    tally.output_tokens += tokens_out or 0
+    tally.cost_usd += cost or 0
+    _observe(tally.queue_wait_hist, _ms(started, created))
+    _observe(tally.provider_latency_hist, latency)
+    _observe(tally.upload_to_draft_hist, _ms(finished, created))
 
 
 def _observe(histogram: Counter, ms: float | None) -> None:
