@@ -116,7 +116,10 @@ class PrefillRunAdmin(ReadOnlyAdmin):
         "attempts", "latency", "tokens", "cost",
     )  # fmt: skip
     list_filter = ("status", "error_type", "provider", "model", "prompt_version", "created_at")
-    search_fields = ("id", "user__username", "user__email", "image_sha256", "error_message")
+    # "=request_id": an exact match, so a request id from a log line finds its run at once.
+    search_fields = (
+        "id", "user__username", "user__email", "image_sha256", "error_message", "=request_id",
+    )  # fmt: skip
     list_select_related = ("user", "prompt_version")
     date_hierarchy = "created_at"
     list_per_page = 50
@@ -126,7 +129,17 @@ class PrefillRunAdmin(ReadOnlyAdmin):
         (None, {"fields": ("photo_and_draft",)}),
         (
             "Configuration",
-            {"fields": ("id", "user", "provider", "model", "prompt_version", "params_pretty")},
+            {
+                "fields": (
+                    "id",
+                    "request_id",
+                    "user",
+                    "provider",
+                    "model",
+                    "prompt_version",
+                    "params_pretty",
+                )
+            },  # fmt: skip
         ),
         ("Outcome", {"fields": ("status", "attempts", "error_type", "error_message")}),
         ("Timing", {"fields": ("created_at", "started_at", "finished_at", "provider_latency_ms")}),

@@ -144,6 +144,13 @@ class PrefillRun(models.Model):
         related_name="+",
         help_text="The experiment arm that chose this configuration; empty: production.",
     )
+    request_id = models.CharField(
+        max_length=128,
+        blank=True,
+        db_index=True,
+        help_text="The upload's request id (X-Request-ID), on every log line of the request and "
+        "of the worker's task for this run: search the logs for it to follow one pre-fill.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -11,6 +11,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from marketplace.log_context import request_id_get
 from marketplace.photos import ProcessedPhoto
 
 from . import signals
@@ -82,6 +83,7 @@ def _run_create(user, photo: ProcessedPhoto, config: PrefillConfig) -> PrefillRu
         model=config.model,
         params=params,
         arm_id=config.arm_id,
+        request_id=request_id_get(),
     )
     # (FieldFiles compare by name, so they cannot be the keys of a dict here.)
     files = [

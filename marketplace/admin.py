@@ -28,5 +28,6 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
 
     list_display = ("created_at", "task", "args", "sent_at", "attempts", "last_error")
     list_filter = (PendingFilter, "task")
+    search_fields = ("=request_id",)
     date_hierarchy = "created_at"
     show_full_result_count = False

@@ -24,6 +24,12 @@ class OutboxMessage(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True, help_text="Handed to the broker.")
     attempts = models.PositiveIntegerField(default=0, help_text="Failed publishes so far.")
     last_error = models.TextField(blank=True, help_text="Why the last publish failed.")
+    request_id = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="The web request that queued it (X-Request-ID): sent with the task, so its "
+        "log lines carry it even when the relay publishes it later, from another process.",
+    )
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -24,6 +24,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from .celery import app
+from .log_context import log_context_bound, request_id_get
 from .models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def outbox_enqueue(*, task: str, args: list, on_published=None) -> OutboxMessage
 
     `on_published(sent: bool)`, if given, runs right after that first publish: True when the
     broker took it, False when it is left to the relay (the caller may tell its user)."""
-    message = OutboxMessage.objects.create(task=task, args=args)
+    message = OutboxMessage.objects.create(task=task, args=args, request_id=request_id_get())
     transaction.on_commit(partial(_publish_on_commit, message.pk, on_published))
     return message
 
@@ -64,7 +65,10 @@ def outbox_publish(*, message_id: int) -> bool | None:
         if message is None:
             return None
         try:
-            app.send_task(message.task, args=message.args)
+            # The request that queued it, whichever process publishes it: the task's message
+            # carries the id (monitoring puts the context on every message it publishes).
+            with log_context_bound(request_id=message.request_id):
+                app.send_task(message.task, args=message.args)
         except BrokerUnavailable as exc:
             logger.warning(
                 "outbox: broker unreachable, %s%s stays pending: %s",
@@ -87,7 +91,8 @@ def _run_in_process(message_id: int) -> bool | None:
     message = OutboxMessage.objects.get(pk=message_id)
     if message.task not in app.tasks:  # the caller's module defines it; else load every app's
         app.loader.import_default_modules()
-    app.tasks[message.task].apply_async(args=message.args)
+    with log_context_bound(request_id=message.request_id):
+        app.tasks[message.task].apply_async(args=message.args)
     return True
 
 

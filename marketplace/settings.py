@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every line logged while serving a request carries its id (monitoring/request_id.py).
+    "monitoring.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "marketplace.middleware.PermissionsPolicyMiddleware",
@@ -421,13 +423,30 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# "json": one JSON object a line (time, level, logger, message, request_id, run_id and task_id
+# when known, exception), what a log collector parses; "text": one readable line, for a terminal.
+# The web process, the worker and beat all log through this (monitoring/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "expected_refusal": {"()": "marketplace.log_filters.ExpectedRefusalWithoutTraceback"}
+        "expected_refusal": {"()": "marketplace.log_filters.ExpectedRefusalWithoutTraceback"},
+        "log_context": {"()": "monitoring.logs.LogContextFilter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "monitoring.logs.JsonFormatter"},
+        "text": {"()": "monitoring.logs.TextFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["log_context"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # One INFO line per HTTP request from the SDK's client is noise; every call is in the

@@ -20,6 +20,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
+from marketplace.celery import app as celery_app
+
 from .heartbeats import heartbeat_age_seconds
 
 OK, FAIL, SKIPPED = "ok", "fail", "skipped"
@@ -38,11 +40,12 @@ class Check:
 def readiness_report() -> dict:
     """{"status": "ok" | "fail", "checks": {name: {"status", "detail", "ms"}}}, every check run
     in order (database first: nothing works without it)."""
-    checks = {
-        "database": _timed(_check_database),
-        "migrations": _timed(_check_migrations),
-        **_task_checks(),
-    }
+    database = _timed(_check_database)
+    if database.status == FAIL:  # reading the migrations would wait for the database again
+        migrations = Check(FAIL, "not checked: the database is unreachable")
+    else:
+        migrations = _timed(_check_migrations)
+    checks = {"database": database, "migrations": migrations, **_task_checks()}
     failed = any(check.status == FAIL for check in checks.values())
     return {
         "status": FAIL if failed else OK,
@@ -109,7 +112,7 @@ def _task_checks() -> dict[str, Check]:
     names = ("broker", "queue", "worker", "beat")
     if not settings.REDIS_URL:
         return {name: Check(SKIPPED, EMBEDDED) for name in names}
-    client = _broker_client(settings.CELERY_BROKER_URL)
+    client = _broker_client(celery_app.conf.broker_url)
     broker = _timed(lambda: _check_broker(client))
     if broker.status == FAIL:
         unreachable = Check(FAIL, "not checked: Redis is unreachable")
@@ -142,7 +145,7 @@ def _check_broker(client: redis.Redis) -> Check:
 
 
 def _check_queue(client: redis.Redis) -> Check:
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    queue = celery_app.conf.task_default_queue
     keys = [queue, *(f"{queue}{KOMBU_PRIORITY_SEP}{step}" for step in KOMBU_PRIORITY_STEPS)]
     with client.pipeline(transaction=False) as pipe:
         for key in keys:

@@ -12,6 +12,7 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from monitoring.heartbeats import heartbeat_record
 from monitoring.readiness import migrations_check_forget
+from tests.outage import RedisOutage, closed_port
 
 
 @pytest.fixture(autouse=True)
@@ -19,14 +20,6 @@ def _migrations_checked_afresh():
     migrations_check_forget()
     yield
     migrations_check_forget()
-
-
-@pytest.fixture
-def closed_port():
-    """A local port nothing listens on: connecting is refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -49,9 +42,20 @@ def hung_redis():
         conn.close()
 
 
-def _point_redis_at(settings, port: int) -> None:
-    url = f"redis://127.0.0.1:{port}/0"
-    settings.REDIS_URL = settings.CELERY_BROKER_URL = url
+@pytest.fixture
+def redis_at(settings):
+    """redis_at(port): the broker and the cache at a local port instead of the real Redis."""
+    outages = []
+
+    def point(port: int) -> None:
+        outage = RedisOutage(settings)
+        outage.dead_url = settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+        outage.start()
+        outages.append(outage)
+
+    yield point
+    for outage in outages:
+        outage.end()
 
 
 @pytest.mark.django_db
@@ -86,8 +90,8 @@ def test_readyz_in_the_embedded_mode_skips_the_task_checks(anon_client, settings
 
 
 @pytest.mark.django_db
-def test_readyz_is_503_with_redis_unreachable(anon_client, settings, closed_port):
-    _point_redis_at(settings, closed_port)
+def test_readyz_is_503_with_redis_unreachable(anon_client, redis_at):
+    redis_at(closed_port())
     started = time.monotonic()
     response = anon_client.get("/readyz")
     body = response.json()
@@ -106,9 +110,11 @@ def test_readyz_is_503_with_redis_unreachable(anon_client, settings, closed_port
 
 
 @pytest.mark.django_db
-def test_readyz_is_503_within_its_timeout_when_redis_hangs(anon_client, settings, hung_redis):
+def test_readyz_is_503_within_its_timeout_when_redis_hangs(
+    anon_client, settings, redis_at, hung_redis
+):
     settings.READINESS_TIMEOUT_SECONDS = 0.5
-    _point_redis_at(settings, hung_redis)
+    redis_at(hung_redis)
     started = time.monotonic()
     response = anon_client.get("/readyz")
     elapsed = time.monotonic() - started
