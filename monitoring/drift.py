@@ -33,6 +33,7 @@ from .drift_stats import STAT_EDGES, STATISTICS, bin_labels
 REFERENCE_DAYS = 28
 NO_VALUE = "(none)"  # the bin of a draft with the field blank, or a value outside the taxonomy
 SUGGESTED = {"category": Category, "condition": Condition}
+DIMENSIONS = (*SUGGESTED, *STATISTICS)  # the order pages show them in
 
 
 def latest_drift() -> dict | None:
@@ -48,8 +49,14 @@ def drift_report_as_dict(report: DriftReport) -> dict:
         "computed_at": report.computed_at,
         "run_count": report.run_count,
         "drifted": report.drifted,
-        "dimensions": report.dimensions,
+        "dimensions": ordered_dimensions(report.dimensions),
     }
+
+
+def ordered_dimensions(dimensions: dict) -> dict:
+    """A report's dimensions in DIMENSIONS order (PostgreSQL's jsonb keeps no key order)."""
+    known = {name: dimensions[name] for name in DIMENSIONS if name in dimensions}
+    return {**known, **{k: v for k, v in dimensions.items() if k not in known}}
 
 
 def drift_report_for_day(day: dt.date) -> DriftReport | None:
@@ -89,8 +96,18 @@ def suggested_labels(name: str) -> list[str]:
 
 def suggested_counts(start: dt.datetime, end: dt.datetime) -> dict[str, list[int]]:
     """Per suggested field (category, condition): the succeeded runs created in [start, end)
-    counted per bin of `suggested_bins`. One grouped query over the window."""
-    rows = (
+    counted per bin of `suggested_bins`."""
+    tallies = {name: Counter() for name in SUGGESTED}
+    for category, condition, n in suggested_count_rows(start, end):
+        tallies["category"][_bin_of("category", category)] += n
+        tallies["condition"][_bin_of("condition", condition)] += n
+    return {name: [tallies[name][b] for b in suggested_bins(name)] for name in SUGGESTED}
+
+
+def suggested_count_rows(start: dt.datetime, end: dt.datetime):
+    """(category, condition, runs) of the succeeded runs created in [start, end): one grouped
+    pass over the window, a few dozen rows back."""
+    return (
         PrefillRun.objects.filter(
             status=PrefillRun.Status.SUCCEEDED, created_at__gte=start, created_at__lt=end
         )
@@ -103,11 +120,6 @@ def suggested_counts(start: dt.datetime, end: dt.datetime) -> dict[str, list[int
         .values_list("category", "condition", "n")
         .order_by()
     )
-    tallies = {name: Counter() for name in SUGGESTED}
-    for category, condition, n in rows:
-        tallies["category"][_bin_of("category", category)] += n
-        tallies["condition"][_bin_of("condition", condition)] += n
-    return {name: [tallies[name][b] for b in suggested_bins(name)] for name in SUGGESTED}
 
 
 def _bin_of(name: str, value: str | None) -> str:

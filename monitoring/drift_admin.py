@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 
 from marketplace.admin_bases import ReadOnlyAdmin
 
+from .drift import ordered_dimensions
 from .drift_models import DriftReport
 from .drift_pages import THRESHOLDS, drift_dimension_rows, drift_report_charts
 from .drift_stats import STAT_EDGES
@@ -29,7 +30,7 @@ class DriftReportAdmin(ReadOnlyAdmin):
     def levels(self, report):
         moved = [
             f"{name}: {dim['level']}"
-            for name, dim in report.dimensions.items()
+            for name, dim in ordered_dimensions(report.dimensions).items()
             if dim["level"] in ("moderate", "drifted")
         ]
         return ", ".join(moved) or "–"

@@ -47,7 +47,11 @@ class DriftReport(models.Model):
     drifted = models.BooleanField(
         default=False, db_index=True, help_text="At least one dimension is at the drifted level."
     )
-    max_psi = models.FloatField(null=True, blank=True, help_text="The largest PSI of the day.")
+    max_psi = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="The largest PSI of the day among dimensions with enough runs.",
+    )
     dimensions = models.JSONField(
         default=dict,
         help_text="Per dimension: psi, chi2_p, level, drifted, bins and both sides' counts.",

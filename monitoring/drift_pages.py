@@ -1,5 +1,6 @@
 """What the drift pages show of a report: table rows and Chart.js data (no queries here)."""
 
+from .drift import ordered_dimensions
 from .drift_models import DriftReport
 from .drift_stats import CHI2_ALPHA, MIN_SAMPLE, PSI_DRIFTED, PSI_MODERATE
 
@@ -35,7 +36,7 @@ def drift_dimension_rows(dimensions: dict) -> list[dict]:
             "n": dim["n"],
             "reference_n": dim["reference_n"],
         }
-        for name, dim in dimensions.items()
+        for name, dim in ordered_dimensions(dimensions).items()
     ]
 
 
@@ -52,7 +53,7 @@ def drift_report_charts(report: DriftReport) -> list[dict]:
                 _series(reference_label, REFERENCE_COLOR, dim["reference_counts"]),
             ],
         }
-        for name, dim in report.dimensions.items()
+        for name, dim in ordered_dimensions(report.dimensions).items()
     ]
 
 

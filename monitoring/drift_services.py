@@ -29,16 +29,14 @@ def intake_stats_record(*, run: PrefillRun, photo: ProcessedPhoto) -> IntakeStat
     if not all(source_size):  # a ProcessedPhoto made without the upload's size
         source_size = (photo.width, photo.height)
     stats = photo_stats(image=photo.upright, source_size=source_size)
-    with transaction.atomic():
-        row, _ = IntakeStats.objects.update_or_create(
+    with transaction.atomic():  # its own savepoint inside the upload's transaction
+        row = IntakeStats.objects.create(
             run=run,
-            defaults={
-                "created_at": run.created_at,
-                "megapixels": stats.megapixels,
-                "aspect": stats.aspect,
-                "brightness": stats.brightness,
-                "sharpness": stats.sharpness,
-            },
+            created_at=run.created_at,
+            megapixels=stats.megapixels,
+            aspect=stats.aspect,
+            brightness=stats.brightness,
+            sharpness=stats.sharpness,
         )
     return row
 
@@ -47,7 +45,8 @@ def drift_report_build(*, day: dt.date) -> DriftReport:
     """Compare `day` with the 28 days before it and store the result as the day's report,
     replacing the one built before (idempotent: the same runs give the same report)."""
     dimensions = _dimensions(day)
-    psis = [d["psi"] for d in dimensions.values() if d["psi"] is not None]
+    # A PSI on a handful of runs swings widely: the day's largest counts only measured ones.
+    psis = [d["psi"] for d in dimensions.values() if d["level"] != "insufficient_data"]
     values = {
         "computed_at": timezone.now(),
         "run_count": dimensions["category"]["n"],

@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ('reference_days', models.PositiveSmallIntegerField(default=28)),
                 ('run_count', models.PositiveIntegerField(help_text='Succeeded runs created that day.')),
                 ('drifted', models.BooleanField(db_index=True, default=False, help_text='At least one dimension is at the drifted level.')),
-                ('max_psi', models.FloatField(blank=True, help_text='The largest PSI of the day.', null=True)),
+                ('max_psi', models.FloatField(blank=True, help_text='The largest PSI of the day among dimensions with enough runs.', null=True)),
                 ('dimensions', models.JSONField(default=dict, help_text="Per dimension: psi, chi2_p, level, drifted, bins and both sides' counts.")),
             ],
             options={

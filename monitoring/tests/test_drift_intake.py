@@ -47,3 +47,14 @@ def test_a_dark_upload_reads_darker_than_a_light_one(seller):
     light_stats = IntakeStats.objects.get(run=light_run)
     dark_stats = IntakeStats.objects.get(run=dark_run)
     assert dark_stats.brightness < 64 <= light_stats.brightness
+
+
+def test_a_failing_measurement_never_fails_the_upload(seller, monkeypatch, caplog):
+    def broken(**kwargs):
+        raise ValueError("cannot measure")
+
+    monkeypatch.setattr("monitoring.drift_services.photo_stats", broken)
+    run = start_run(seller)
+    assert run.pk is not None
+    assert not IntakeStats.objects.filter(run=run).exists()
+    assert "cannot measure" in caplog.text

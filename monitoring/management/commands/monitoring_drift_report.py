@@ -3,6 +3,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from monitoring.drift import ordered_dimensions
 from monitoring.drift_services import drift_report_build
 
 
@@ -21,7 +22,7 @@ class Command(BaseCommand):
             f"Drift report {report.day}: {report.run_count} succeeded runs"
             f"{' - DRIFTED' if report.drifted else ''}"
         )
-        for name, dim in report.dimensions.items():
+        for name, dim in ordered_dimensions(report.dimensions).items():
             psi = "-" if dim["psi"] is None else f"{dim['psi']:.3f}"
             p = "-" if dim["chi2_p"] is None else f"{dim['chi2_p']:.2g}"
             self.stdout.write(
