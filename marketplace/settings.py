@@ -363,9 +363,6 @@ PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 METRICS_SCRAPE_DIRS = env.list(
     "METRICS_SCRAPE_DIRS", default=[PROMETHEUS_MULTIPROC_DIR] if PROMETHEUS_MULTIPROC_DIR else []
 )
-# The daily provider-cost budget (trova_prefill_cost_budget_usd for alerts.yml). The same setting
-# as the admin alerts' "cost today" rule (issue16-alerts defines this same line: keep one).
-ALERT_DAILY_COST_BUDGET_USD = env.float("ALERT_DAILY_COST_BUDGET_USD", default=20.0)
 # Pre-fill provider calls as OpenTelemetry spans to this OTLP/HTTP endpoint; unset: no tracing.
 OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
 

@@ -11,6 +11,8 @@ from django.conf import settings
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
+# The shipped rule whose threshold is also the budget /metrics exposes (metrics_collectors.py).
+COST_TODAY_RULE_KEY = "cost-today"
 
 
 def default_rules() -> list[dict]:
@@ -57,7 +59,7 @@ def default_rules() -> list[dict]:
             "severity": "warning",
         },
         {
-            "key": "cost-today",
+            "key": COST_TODAY_RULE_KEY,
             "name": "AI cost today over the daily budget",
             "description": "Today's provider cost (since local midnight) passed the budget "
             "(ALERT_DAILY_COST_BUDGET_USD when the rule was created).",

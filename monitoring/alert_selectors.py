@@ -5,10 +5,14 @@ facts in the cache (Redis in production, shared by every web process) after each
 and after a rule is saved, and the banner reads only the cache.
 """
 
+import logging
+
 from django.core.cache import cache
 from django.db.models import Max
 
 from .alert_models import AlertState, AlertStatus
+
+logger = logging.getLogger(__name__)
 
 BANNER_FACTS_KEY = "monitoring:alerts:banner"
 
@@ -38,5 +42,10 @@ def alert_banner_facts_compute() -> dict:
 
 def alert_banner_facts() -> dict | None:
     """The facts as the evaluator last stored them; None if none are stored (never evaluated,
-    or the cache was emptied since)."""
-    return cache.get(BANNER_FACTS_KEY)
+    or the cache was emptied since) or the cache is unreachable: an admin page must not fail
+    for its banner."""
+    try:
+        return cache.get(BANNER_FACTS_KEY)
+    except Exception as exc:  # the cache backend's own error types vary (redis, memcached)
+        logger.warning("alerts: the admin banner's facts could not be read: %s", exc)
+        return None

@@ -93,8 +93,12 @@ def alert_rule_save(*, rule: AlertRule) -> AlertRule:
 
 
 def alert_banner_facts_refresh() -> None:
-    """Store what the admin banner shows (monitoring.alert_selectors: it reads only this)."""
-    cache.set(BANNER_FACTS_KEY, alert_banner_facts_compute(), timeout=None)
+    """Store what the admin banner shows (monitoring.alert_selectors: it reads only this).
+    Best effort: with the cache (Redis) down, rules are still saved and judged."""
+    try:
+        cache.set(BANNER_FACTS_KEY, alert_banner_facts_compute(), timeout=None)
+    except Exception as exc:  # the cache backend's own error types vary (redis, memcached)
+        logger.warning("alerts: the admin banner's facts could not be stored: %s", exc)
 
 
 def alert_rules_ensure_defaults() -> int:

@@ -16,6 +16,8 @@ from ai_prefill.models import EvalRun
 from ai_prefill.rollout import production_config
 from marketplace.memo import ProcessMemo
 
+from .alert_defaults import COST_TODAY_RULE_KEY
+from .alert_models import AlertRule
 from .drift import latest_drift
 from .heartbeats import KINDS as HEARTBEAT_KINDS
 from .heartbeats import heartbeat_age_seconds
@@ -128,19 +130,30 @@ class CeleryQueueCollector:
 
 
 class CostBudgetCollector:
-    """trova_prefill_cost_budget_usd: the daily budget the cost alert compares spending with
-    (ALERT_DAILY_COST_BUDGET_USD), so alerts.yml holds no number that settings also hold."""
+    """trova_prefill_cost_budget_usd: the daily budget the cost alerts compare spending with. One
+    number for both kinds of alert: the threshold of the admin's "cost today" rule (which staff
+    may edit), else ALERT_DAILY_COST_BUDGET_USD; so alerts.yml holds no number of its own."""
 
     def describe(self):
         return []
 
     def collect(self):
-        family = GaugeMetricFamily(
-            "trova_prefill_cost_budget_usd",
-            "Daily budget for provider cost, in US dollars (setting).",
-        )
-        family.add_metric([], float(settings.ALERT_DAILY_COST_BUDGET_USD))
-        yield family
+        try:
+            return _cost_budget_memo.get()
+        except Exception:  # a scrape must not fail with the database
+            logger.exception("metrics: the cost budget could not be read")
+            return []
+
+
+def _cost_budget_families() -> list:
+    rule = AlertRule.objects.filter(key=COST_TODAY_RULE_KEY).only("threshold").first()
+    budget = rule.threshold if rule is not None else settings.ALERT_DAILY_COST_BUDGET_USD
+    family = GaugeMetricFamily(
+        "trova_prefill_cost_budget_usd",
+        "Daily budget for provider cost, in US dollars (the admin's cost-today alert rule).",
+    )
+    family.add_metric([], float(budget))
+    return [family]
 
 
 class HeartbeatCollector:
@@ -210,12 +223,14 @@ def _drift_families() -> list:
 DB_REFRESH_SECONDS = 30.0
 _eval_gate_memo = ProcessMemo(_eval_gate_families, refresh_seconds=DB_REFRESH_SECONDS)
 _drift_memo = ProcessMemo(_drift_families, refresh_seconds=DB_REFRESH_SECONDS)
+_cost_budget_memo = ProcessMemo(_cost_budget_families, refresh_seconds=DB_REFRESH_SECONDS)
 
 
 def scrape_memos_forget() -> None:
     """The next scrape reads the database again (tests; a change made in this process)."""
     _eval_gate_memo.forget()
     _drift_memo.forget()
+    _cost_budget_memo.forget()
 
 
 def scrape_collectors() -> list:

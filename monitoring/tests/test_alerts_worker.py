@@ -35,7 +35,7 @@ def _relay_now() -> int:
 
 
 def test_notifications_made_during_an_outage_are_delivered_by_a_worker_once_redis_is_back(
-    redis_outage, start_worker, staff_with, monkeypatch, settings
+    redis_outage, start_worker, staff_with, monkeypatch, settings, client_for
 ):
     oncall = staff_with("monitoring.receive_alert_notifications", username="oncall")
     monkeypatch.setitem(SOURCES, "test_level", lambda *, rule, now: Reading(50.0))
@@ -46,6 +46,7 @@ def test_notifications_made_during_an_outage_are_delivered_by_a_worker_once_redi
         settings.ALERT_WEBHOOK_URL = webhook.url
         assert [e.to_status for e in alerts_evaluate()] == ["pending", "firing"]
         assert OutboxMessage.objects.filter(sent_at__isnull=True).count() == 2  # broker down
+        assert client_for(oncall).get("/admin/").status_code == 200  # no banner, no failure
 
         redis_outage.end()
         worker = start_worker(ALERT_WEBHOOK_URL=webhook.url)

@@ -16,6 +16,9 @@ from ai_prefill.rollout import production_config
 from ai_prefill.tests.factories import start_run
 from experiments.tests.factories import ArmFactory
 from feedback.services import rating_set
+from monitoring.alert_defaults import COST_TODAY_RULE_KEY
+from monitoring.alert_models import AlertRule
+from monitoring.alert_services import alert_rule_save
 from tests.fake_openai import Behaviour
 
 from .scrape import Scrape, scrape
@@ -285,8 +288,13 @@ def test_the_eval_gate_of_the_latest_production_eval_run(read, settings):
     assert after.value("trova_eval_gate_passed", **labels) == 0
 
 
-def test_the_cost_budget_is_exposed_from_settings(read, settings):
+def test_the_cost_budget_is_the_admin_rules_threshold_else_the_setting(read, settings):
     settings.ALERT_DAILY_COST_BUDGET_USD = 12.5
+    rule = AlertRule.objects.get(key=COST_TODAY_RULE_KEY)  # shipped by the migration
+    rule.threshold = 30.0
+    alert_rule_save(rule=rule)
+    assert read().value("trova_prefill_cost_budget_usd") == 30.0, "the rule staff edited"
+    AlertRule.objects.filter(key=COST_TODAY_RULE_KEY).delete()
     assert read().value("trova_prefill_cost_budget_usd") == 12.5
 
 

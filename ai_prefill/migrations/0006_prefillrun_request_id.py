@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ai_prefill', '0006_prefillrun_finished_index'),
+        ('ai_prefill', '0005_prefillrun_arm_productionconfig'),
     ]
 
     operations = [
