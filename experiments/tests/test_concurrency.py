@@ -4,15 +4,14 @@ SQLite serialises every write, so these only mean something on PostgreSQL (as `m
 run them); elsewhere they skip, saying so.
 """
 
-import threading
 from functools import partial
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from experiments.models import Assignment, Experiment, ExperimentEvent
 from experiments.services import assignment_for, experiment_end, experiment_ramp
+from tests.concurrency import in_parallel, needs_postgresql
 
 from .factories import UserFactory, experiment_running
 
@@ -21,42 +20,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 8
 
 
-def _needs_postgresql():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: concurrent connections (make test and CI use it)")
-
-
-def _in_parallel(functions) -> list:
-    """Call each function in its own thread and connection, released at the same instant."""
-    barrier = threading.Barrier(len(functions))
-    results, errors = [None] * len(functions), []
-
-    def run(index, function):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = function()
-        except Exception as exc:  # surfaced below, or returned when it is the answer
-            results[index] = exc
-            if not isinstance(exc, ValidationError):
-                errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors, errors
-    return results
-
-
 def test_concurrent_first_requests_of_a_seller_assign_once(staff):
-    _needs_postgresql()
+    needs_postgresql()
     experiment = experiment_running(actor=staff)
     sellers = UserFactory.create_batch(12)
     for seller in sellers:
-        served = _in_parallel([lambda s=seller: assignment_for(user=s)] * THREADS)
+        served = in_parallel([lambda s=seller: assignment_for(user=s)] * THREADS)
         assert None not in served
         assert len({(a.arm_id, a.arm_key) for a in served}) == 1, served
         stored = Assignment.objects.filter(experiment=experiment, user=seller)
@@ -65,12 +34,12 @@ def test_concurrent_first_requests_of_a_seller_assign_once(staff):
 
 
 def test_two_staff_ramping_at_once_never_lower_it(staff_with):
-    _needs_postgresql()
+    needs_postgresql()
     ann, ben = staff_with(username="ann"), staff_with(username="ben")
     for round_number in range(6):
         experiment = experiment_running(actor=ann, key=f"ramp-{round_number}", enrollment_percent=5)
         # Each staff member ramps from their own copy of the page, as two browsers would.
-        outcomes = _in_parallel([
+        outcomes = in_parallel(expected=(ValidationError,), functions=[
             partial(experiment_ramp, experiment=Experiment.objects.get(pk=experiment.pk),
                     percent=percent, actor=actor)
             for percent, actor in ((25, ann), (50, ben))

@@ -5,18 +5,17 @@ SQLite serialises every write, so this only means something on PostgreSQL (as `m
 run it); elsewhere it skips, saying so.
 """
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection
 
 from monitoring import alert_tasks  # noqa: F401 - registered before threads run them
 from monitoring.alert_models import AlertEvent, AlertNotification, AlertRule, AlertStatus
 from monitoring.alert_notify import alert_notification_deliver
 from monitoring.alert_services import alert_rule_save, alerts_evaluate
 from monitoring.alert_sources import SOURCES, Reading
+from tests.concurrency import in_parallel, needs_postgresql
 
 from .alert_webhook_server import WebhookServer
 
@@ -25,34 +24,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 EVALUATORS = 6
 RULES = 4
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-def _needs_postgresql():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: concurrent connections (make test and CI use it)")
-
-
-def _in_parallel(functions) -> list:
-    """Call each function in its own thread and connection, released at the same instant."""
-    barrier = threading.Barrier(len(functions))
-    results, errors = [None] * len(functions), []
-
-    def run(index, function):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = function()
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors, errors
-    return results
 
 
 @pytest.fixture
@@ -64,7 +35,7 @@ def level(monkeypatch):
 
 
 def test_evaluators_at_once_notify_once_per_transition(level, staff_with, settings):
-    _needs_postgresql()
+    needs_postgresql()
     staff_with("monitoring.receive_alert_notifications", username="oncall")
     AlertRule.objects.update(enabled=False)
     for number in range(RULES):
@@ -75,9 +46,9 @@ def test_evaluators_at_once_notify_once_per_transition(level, staff_with, settin
     with WebhookServer() as webhook:
         settings.ALERT_WEBHOOK_URL = webhook.url
         level["value"] = 50.0
-        _in_parallel([lambda: alerts_evaluate(now=T0)] * EVALUATORS)
+        in_parallel([lambda: alerts_evaluate(now=T0)] * EVALUATORS)
         level["value"] = 1.0
-        _in_parallel([lambda: alerts_evaluate(now=T0 + timedelta(minutes=1))] * EVALUATORS)
+        in_parallel([lambda: alerts_evaluate(now=T0 + timedelta(minutes=1))] * EVALUATORS)
         texts = webhook.texts()
 
     moves = list(AlertEvent.objects.values_list("rule__key", "to_status"))
@@ -93,7 +64,7 @@ def test_evaluators_at_once_notify_once_per_transition(level, staff_with, settin
 
 def test_deliverers_at_once_send_a_notification_once(level, settings):
     """The outbox's task and the retry sweep may take the same row at the same moment."""
-    _needs_postgresql()
+    needs_postgresql()
     AlertRule.objects.update(enabled=False)
     alert_rule_save(rule=AlertRule(key="level", name="Level", metric="test_level", threshold=10))
     with WebhookServer() as webhook:
@@ -104,7 +75,7 @@ def test_deliverers_at_once_send_a_notification_once(level, settings):
         hook = AlertNotification.objects.get(channel="webhook")
         AlertNotification.objects.filter(pk=hook.pk).update(status="sending", next_try_at=T0)
         webhook.received.clear()
-        sent = _in_parallel(
+        sent = in_parallel(
             [lambda: alert_notification_deliver(notification_id=hook.pk)] * EVALUATORS
         )
         texts = webhook.texts()

@@ -2,12 +2,10 @@
 windows are the right ones, and building a day again replaces its report."""
 
 import datetime as dt
-import threading
 
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db import connection
 
 from ai_prefill.models import PrefillRun
 from monitoring.drift import NO_VALUE, latest_drift, suggested_bins
@@ -15,6 +13,7 @@ from monitoring.drift_models import DriftReport
 from monitoring.drift_services import drift_report_build, drift_report_build_due
 from monitoring.tasks import drift_report_task
 from monitoring.tests.drift_factories import noon, reference_generate, runs_generate
+from tests.concurrency import in_parallel, needs_postgresql
 
 pytestmark = pytest.mark.django_db
 
@@ -176,27 +175,9 @@ def test_the_management_command(seller, capsys):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_builders_of_one_day_leave_one_report(seller):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: concurrent transactions (make test and CI use it)")
+    needs_postgresql()
     runs_generate(user=seller, day=DAY, categories=USUAL)
-    barrier = threading.Barrier(4)
-    errors = []
-
-    def build():
-        try:
-            barrier.wait(10)
-            drift_report_build(day=DAY)
-        except Exception as exc:  # collected and asserted on below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=build) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors, errors
+    in_parallel([lambda: drift_report_build(day=DAY)] * 4)
     assert DriftReport.objects.filter(day=DAY).count() == 1
 
 

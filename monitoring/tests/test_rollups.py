@@ -1,11 +1,9 @@
 """The buckets against a direct computation over the same generated runs, their idempotence,
 the refresh on run finish, and two workers refreshing the same buckets at once (PostgreSQL)."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from ai_prefill import signals
@@ -13,6 +11,7 @@ from ai_prefill.tests.factories import start_run
 from monitoring.rollup_models import MetricBucket
 from monitoring.rollup_selectors import PRODUCTION, window_cover, window_totals
 from monitoring.rollups import buckets_rebuild, buckets_refresh_minutes, buckets_refresh_recent
+from tests.concurrency import in_parallel, needs_postgresql
 
 from .rollup_data import START, expected, history_generate, percentile_as_read
 
@@ -127,28 +126,15 @@ def test_a_run_finished_a_second_ago_is_counted(seller, django_capture_on_commit
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_refreshing_the_same_buckets_store_them_once(seller):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: concurrent transactions (make test and CI use it)")
+    needs_postgresql()
     history_generate(seller, n=300)
     buckets_rebuild(now=LATER)
     once = _stored()
     minutes = [START + timedelta(minutes=m) for m in range(0, 300)]
-    barrier, errors = threading.Barrier(4), []
 
     def refresh():
-        try:
-            barrier.wait(timeout=30)
-            for _ in range(3):
-                buckets_refresh_minutes(minutes=minutes)
-        except Exception as exc:  # reported by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
+        for _ in range(3):
+            buckets_refresh_minutes(minutes=minutes)
 
-    threads = [threading.Thread(target=refresh) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert not errors, errors
+    in_parallel([refresh] * 4)
     assert _stored() == once
