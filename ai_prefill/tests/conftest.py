@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection
 
 from marketplace.celery import app as celery_app
+from tests.outage import RedisOutage
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,6 +93,15 @@ def celery_queue(integration_services, integration_queue, settings):
         conn.default_channel.queue_purge(integration_queue)  # nothing from an earlier test
     yield integration_queue
     conf.task_default_queue, conf.task_always_eager = previous
+
+
+@pytest.fixture
+def redis_outage(celery_queue, settings):
+    """Broker and cache unreachable from the start of the test; `.end()` brings Redis back."""
+    outage = RedisOutage(settings)
+    outage.start()
+    yield outage
+    outage.end()
 
 
 @pytest.fixture

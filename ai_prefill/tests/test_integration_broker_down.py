@@ -21,18 +21,8 @@ from marketplace.celery import app as celery_app
 from marketplace.models import OutboxMessage
 from marketplace.outbox import outbox_relay
 from marketplace.sample_images import render_item
-from tests.outage import RedisOutage
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def redis_outage(celery_queue, settings):
-    """Broker and cache unreachable from the start of the test; `.end()` brings Redis back."""
-    outage = RedisOutage(settings)
-    outage.start()
-    yield outage
-    outage.end()
 
 
 def _queue_length(queue: str) -> int:

@@ -9,6 +9,7 @@ from ai_prefill.tests.conftest import (  # noqa: F401 - fixtures and the hook th
     integration_queue,
     integration_services,
     pytest_runtest_makereport,
+    redis_outage,
     start_worker,
 )
 from monitoring.heartbeats import KINDS, this_host

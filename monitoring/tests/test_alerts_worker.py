@@ -13,19 +13,10 @@ from marketplace.outbox import outbox_relay
 from monitoring.alert_models import AlertNotification, AlertRule
 from monitoring.alert_services import alert_rule_save, alerts_evaluate
 from monitoring.alert_sources import SOURCES, Reading
-from tests.outage import RedisOutage
 
 from .alert_webhook_server import WebhookServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def redis_outage(celery_queue, settings):
-    outage = RedisOutage(settings)
-    outage.start()
-    yield outage
-    outage.end()
 
 
 def _relay_now() -> int:
