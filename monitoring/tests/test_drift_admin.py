@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+from django.contrib.auth.context_processors import PermWrapper
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -75,10 +76,18 @@ def test_nobody_adds_or_deletes_a_report_by_hand(client_for, drift_viewer, repor
     assert type(report).objects.filter(pk=report.pk).exists()
 
 
-def test_the_dashboard_panel(report):
-    html = render_to_string("monitoring/drift_panel.html", {"report": latest_drift()})
+def test_the_dashboard_panel(report, drift_viewer, staff):
+    details = reverse("admin:monitoring_driftreport_change", args=[report.pk])
+    html = render_to_string(
+        "monitoring/drift_panel.html",
+        {"report": latest_drift(), "perms": PermWrapper(drift_viewer)},
+    )
     assert "Drifted" in html
-    assert reverse("admin:monitoring_driftreport_change", args=[report.pk]) in html
+    assert details in html
+    unlinked = render_to_string(
+        "monitoring/drift_panel.html", {"report": latest_drift(), "perms": PermWrapper(staff)}
+    )
+    assert "Drifted" in unlinked and details not in unlinked, "no link the viewer may not open"
     assert "category" in html and "brightness" in html
 
 
