@@ -152,7 +152,7 @@ def _chunk(rng, seller, dims, now, n, outcome_base):
         runs.append((run_id, seller, "prefill/b.jpg", "prefill/t.jpg", "", "0" * 64, pv, "openai",
                      model, "{}", status, int(attempts[i]), created[i], started, finished,
                      int(latency_ms[i]), json.dumps(draft) if draft else None, *tokens, cost,
-                     error, "", arm))  # fmt: skip
+                     error, "", arm, ""))  # fmt: skip
         roll = rng.random()
         if draft and roll < 0.2:
             at = finished + timedelta(seconds=30)
@@ -191,7 +191,7 @@ RUN_COLUMNS = ("id", "user_id", "photo", "thumbnail", "model_image", "image_sha2
                "prompt_version_id", "provider", "model", "params", "status", "attempts",
                "created_at", "started_at", "finished_at", "provider_latency_ms", "draft",
                "input_tokens", "output_tokens", "cost_usd", "error_type", "error_message",
-               "arm_id")  # fmt: skip
+               "arm_id", "request_id")  # fmt: skip
 RATING_COLUMNS = ("run_id", "user_id", "rating", "comment", "created_at", "updated_at")
 SESSION_COLUMNS = ("id", "user_id", "experiment_id", "arm_id", "opened_at", "run_id", "status",
                    "published_at", "listing_id", "seconds_to_publish", "abandoned_at")  # fmt: skip
