@@ -77,3 +77,23 @@ def django_setup(url: str, workdir: Path) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def timed(call, repeat: int) -> dict:
+    """`call()` twice to warm up, then `repeat` timed calls: p50 / p95 / max in ms, and the SQL
+    queries of one more call. Django must be set up (django_setup) first."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(2):
+        call()
+    timings = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - start) * 1000)
+    with CaptureQueriesContext(connection) as queries:
+        call()
+    return {"n": repeat, "p50_ms": round(percentile(timings, 50), 1),
+            "p95_ms": round(percentile(timings, 95), 1), "max_ms": round(max(timings), 1),
+            "queries": len(queries)}  # fmt: skip

@@ -38,7 +38,7 @@ from common import (
     database_create,
     database_drop,
     django_setup,
-    percentile,
+    timed,
     wait_for_quiet_machine,
 )
 
@@ -190,9 +190,7 @@ def _run(rng, user, arm, version, opened):
 
 
 def _measure(experiment, viewer, repeat: int) -> dict:
-    from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     from feedback.experiment_results import experiment_results
 
@@ -209,18 +207,7 @@ def _measure(experiment, viewer, repeat: int) -> dict:
 
     out = {}
     for name, call in (("experiment_results()", compute), ("GET results API", api)):
-        for _ in range(2):
-            call()
-        timings = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            call()
-            timings.append((time.perf_counter() - start) * 1000)
-        with CaptureQueriesContext(connection) as queries:
-            call()
-        out[name] = {"n": repeat, "p50_ms": round(percentile(timings, 50), 1),
-                     "p95_ms": round(percentile(timings, 95), 1), "max_ms": round(max(timings), 1),
-                     "queries": len(queries)}  # fmt: skip
+        out[name] = timed(call, repeat)
     return out
 
 
@@ -244,13 +231,13 @@ def _parts(experiment) -> dict:
         "KM arrays (+ open sessions' ages)": lambda: er._survival_arrays(ids, counts, days, now),
         "sample size (cached)": lambda: er.experiment_sample_size(experiment=experiment),
     }
-    timed = {}
+    part_ms = {}
     for name, call in parts.items():
         call()
         start = time.perf_counter()
         call()
-        timed[name] = round((time.perf_counter() - start) * 1000, 1)
-    return timed
+        part_ms[name] = round((time.perf_counter() - start) * 1000, 1)
+    return part_ms
 
 
 def _explain(experiment) -> str:

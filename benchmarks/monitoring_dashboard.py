@@ -37,7 +37,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-from common import database_create, database_drop, django_setup, percentile, wait_for_quiet_machine
+from common import database_create, database_drop, django_setup, timed, wait_for_quiet_machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -212,24 +212,6 @@ def _copy(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
 # --- measurements --------------------------------------------------------------------------------
 
 
-def _timed(call, repeat: int) -> dict:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    for _ in range(2):
-        call()
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        timings.append((time.perf_counter() - start) * 1000)
-    with CaptureQueriesContext(connection) as queries:
-        call()
-    return {"n": repeat, "p50_ms": round(percentile(timings, 50), 1),
-            "p95_ms": round(percentile(timings, 95), 1), "max_ms": round(max(timings), 1),
-            "queries": len(queries)}  # fmt: skip
-
-
 def _profile_day(now) -> None:
     """--profile: where a day of the rebuild spends its time."""
     import cProfile
@@ -273,7 +255,7 @@ def _dashboard(viewer, repeat: int) -> dict:
             assert response.status_code == 200, response.status_code
             assert b'id="dashboard-charts"' in response.content
 
-        out[window] = _timed(get, repeat)
+        out[window] = timed(get, repeat)
         print(f"dashboard {window:>3}: {out[window]}", flush=True)
     return out
 
@@ -284,9 +266,7 @@ def _window_totals(now, repeat: int) -> dict:
     out = {}
     for label, length in (("5m", timedelta(minutes=5)), ("1h", timedelta(hours=1)),
                           ("6h", timedelta(hours=6)), ("7d", timedelta(days=7))):  # fmt: skip
-        out[label] = _timed(
-            lambda length=length: window_totals(start=now - length, end=now), repeat
-        )
+        out[label] = timed(lambda length=length: window_totals(start=now - length, end=now), repeat)
         print(f"window_totals {label:>2}: {out[label]}", flush=True)
     return out
 
@@ -295,7 +275,7 @@ def _refresh(now, repeat: int) -> dict:
     from monitoring.rollups import buckets_refresh_minutes
 
     minute = now - timedelta(hours=3)
-    out = _timed(lambda: buckets_refresh_minutes(minutes=[minute]), repeat)
+    out = timed(lambda: buckets_refresh_minutes(minutes=[minute]), repeat)
     print(f"refresh one minute (+ its hour and day): {out}", flush=True)
     return out
 
