@@ -6,6 +6,8 @@ from celery import shared_task
 from celery.signals import worker_init
 from django.conf import settings
 
+from marketplace.task_queues import QueueKind
+
 from .dispatch import PREFILL_TASK_NAME
 from .execution import prefill_run_execute, prefill_runs_reap
 from .providers import provider_warm_up
@@ -15,6 +17,7 @@ EAGER_MAX_WAIT_SECONDS = 2.0
 
 @shared_task(
     name=PREFILL_TASK_NAME,
+    queue_kind=QueueKind.PREFILL,
     bind=True,
     acks_late=True,
     retry_on_worker_lost=True,
@@ -39,7 +42,7 @@ def prefill_run_process(self, run_id: str) -> str:
     return outcome.status
 
 
-@shared_task
+@shared_task(queue_kind=QueueKind.MAINTENANCE)
 def prefill_runs_reap_task() -> int:
     return prefill_runs_reap()
 

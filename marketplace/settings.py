@@ -276,7 +276,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_step": 0.5,
     "socket_connect_timeout": 2,
 }
-CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
+# One queue per kind of task, named <prefix><kind> (prefill, evals, maintenance, email): a long
+# eval run never waits in front of a seller's pre-fill (marketplace/task_queues.py). The prefix
+# lets deployments (or test sessions) share one Redis without sharing queues.
+CELERY_QUEUE_PREFIX = env.str("CELERY_QUEUE_PREFIX", default="")
+CELERY_TASK_ROUTES = ("marketplace.task_queues.task_route",)
 # No REDIS_URL: run tasks in-process, and let their errors surface instead of vanishing.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
