@@ -19,6 +19,7 @@ walks every registered task and asserts each has one.
 from enum import StrEnum
 
 from django.conf import settings
+from kombu import Exchange, Queue
 
 from .celery import app
 
@@ -39,14 +40,32 @@ class QueueKindMissing(LookupError):
     """A task of ours declares no queue kind: it would land on a queue no worker consumes."""
 
 
-def queue_name(kind: QueueKind | str) -> str:
-    """The broker queue of a kind: `<CELERY_QUEUE_PREFIX><kind>`."""
-    return f"{settings.CELERY_QUEUE_PREFIX}{QueueKind(kind)}"
+def queue_name(kind: QueueKind | str, *, prefix: str | None = None) -> str:
+    """The broker queue of a kind: `<CELERY_QUEUE_PREFIX><kind>` (`prefix`: for the settings
+    module itself, which cannot read settings yet)."""
+    prefix = settings.CELERY_QUEUE_PREFIX if prefix is None else prefix
+    return f"{prefix}{QueueKind(kind)}"
 
 
 def queues_for(kinds) -> list[str]:
     """The queue names of these kinds, in order: what `celery worker -Q` takes (comma-joined)."""
     return [queue_name(kind) for kind in kinds]
+
+
+def queue_declarations(*, prefix: str) -> list[Queue]:
+    """CELERY_TASK_QUEUES: every kind's queue, which `celery worker` consumes without -Q.
+
+    Each on an exchange and routing key of its own name, as Celery declares a queue it creates
+    on demand (a test's prefixed queue): two routes never share a binding, so a message lands in
+    exactly one queue."""
+    names = [queue_name(kind, prefix=prefix) for kind in QueueKind]
+    return [Queue(name, Exchange(name), routing_key=name) for name in names]
+
+
+def queue_kinds_named(names) -> list[QueueKind]:
+    """The kinds whose queues are among these queue names (what a worker consumes)."""
+    names = set(names)
+    return [kind for kind in QueueKind if queue_name(kind) in names]
 
 
 def queue_kind_of(task) -> QueueKind | None:
