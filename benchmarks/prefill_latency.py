@@ -537,7 +537,11 @@ class Stack:
         import redis
 
         client = redis.Redis.from_url(self.redis_url)
-        keys = client.keys(f"{self.queue_prefix}*")  # the queues and their priority lists
+        # The queues, their priority lists, and the bindings kombu declared for them.
+        keys = [
+            *client.keys(f"{self.queue_prefix}*"),
+            *client.keys(f"_kombu.binding*{self.queue_prefix}*"),
+        ]
         if keys:
             client.delete(*keys)
 
