@@ -18,11 +18,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.urls import reverse
 
 from ai_prefill.evals.starter_set import starter_cases_load
+from ai_prefill.execution import prefill_run_execute
 from ai_prefill.models import EvalCase, PrefillRun, private_storage
 from ai_prefill.tests.factories import start_run
+from annotation import services as annotation_services
+from annotation.models import SamplingPolicy
+from annotation.sampling import runs_sample_for_annotation
+from annotation.tests.test_promotion import GIVE_AWAY
 from listings import services as listing_services
 from listings.models import Listing
 from listings.tests.factories import ListingFactory
@@ -36,7 +42,7 @@ from tests.s3 import ACCESS_KEY, REGION, SECRET_KEY, MotoS3Server, S3Buckets, an
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 # Not the 300 s default: shows the configured lifetime is the one the URL carries.
 SIGNED_URL_SECONDS = 120
 
@@ -222,6 +228,47 @@ def test_eval_images_load_into_the_private_bucket_and_the_admin_view_streams_the
     thumb = viewer.get(url, {"size": "thumb"})  # made from the object in the bucket
     assert thumb.status_code == 200 and thumb.content.startswith(b"\xff\xd8")
     assert client_for(staff).get(url).status_code == 403
+
+
+def test_run_evals_reads_the_case_images_from_the_bucket(s3, settings, tmp_path):
+    starter_cases_load()
+    out_dir = tmp_path / "reports"
+    with pytest.raises(SystemExit) as exit_info:
+        call_command(
+            "run_evals", "--provider", "baseline", "--format", "json", "--output-dir", str(out_dir)
+        )
+    assert exit_info.value.code == 0
+    (report_file,) = out_dir.glob("eval-run-*.json")
+    report = json.loads(report_file.read_text())
+    assert len(report["cases"]) == EvalCase.objects.count()
+    assert not [case for case in report["cases"] if case.get("error")]
+    assert _local_files(settings) == []
+
+
+def test_promoting_a_run_copies_its_photo_into_the_eval_set_in_the_bucket(
+    s3, seller, client_for, staff_with, staff, django_user_model
+):
+    policy = SamplingPolicy.current()
+    policy.random_share, policy.double_annotation_share = 1.0, 0.0
+    policy.save()
+    run = start_run(seller, shape="chair", color="brown")
+    prefill_run_execute(run_id=run.pk)
+    runs_sample_for_annotation()
+    annotator = staff_with("annotation.view_annotationtask", "annotation.add_annotation")
+    task = annotation_services.task_claim_next(annotator=annotator)
+    run_photo = s3.read(s3.private, f"private/{run.photo.name}")
+
+    photo_url = reverse("admin:annotation_task_photo", args=[task.pk])
+    response = client_for(annotator).get(photo_url)
+    assert response.status_code == 200 and b"".join(response.streaming_content) == run_photo
+    assert client_for(staff).get(photo_url).status_code == 403
+
+    annotation_services.annotation_submit(
+        task=task, annotator=annotator, values=GIVE_AWAY, promote=True
+    )
+    task.refresh_from_db()
+    case_key = f"private/{task.promoted_case.image.name}"
+    assert case_key.startswith("private/evals/") and s3.read(s3.private, case_key) == run_photo
 
 
 # --- one bucket for both ----------------------------------------------------------------------
