@@ -6,8 +6,12 @@ so that a process without S3 never imports boto3):
 
 - "default": listing photos and thumbnails, public, linked by plain URL.
 - "private": pre-fill run photos and eval images, never readable by URL without a signature.
-  The site serves them only through permission-checked views, which stream them from the
-  storage (the reasons are in docs/deploying.md's storage section and the report of issue 17).
+  The site serves them only through its permission-checked views (the pre-fill photo API, the
+  run log and annotation admin, the eval case image), which stream them from the storage rather
+  than redirect to a signed URL: the check then covers every read, no signed URL (a bearer
+  token for its lifetime) reaches a browser's history, a log or a Referer, the images keep
+  the site's origin (CSP unchanged) and `Cache-Control: private`. They are small JPEGs
+  (PHOTO_DISPLAY_MAX_SIDE), so passing them through costs the web process little.
 """
 
 import os

@@ -304,6 +304,17 @@ def test_public_media_under_a_custom_domain_get_plain_urls(monkeypatch):
     assert "X-Amz-Signature=" in private.url("evals/a.jpg")  # the domain is not theirs
 
 
+def test_calls_to_the_store_are_bounded_and_signed_with_sigv4(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    options = media_storages(bucket="media", endpoint_url="http://127.0.0.1:9000")
+    for entry, cls in (("default", PublicS3Storage), ("private", PrivateS3Storage)):
+        config = cls(**options[entry]["OPTIONS"]).client_config
+        assert (config.connect_timeout, config.read_timeout) == (5, 20)
+        assert config.retries == {"mode": "standard", "max_attempts": 3}
+        assert config.s3 == {"addressing_style": "path"} and config.signature_version == "s3v4"
+
+
 def test_without_a_bucket_media_stays_on_local_disk(settings):
     assert settings.STORAGES["default"]["BACKEND"] == "django.core.files.storage.FileSystemStorage"
     name = private_storage.save("prefill/x.jpg", SimpleUploadedFile("x.jpg", b"data"))
