@@ -26,10 +26,11 @@ running_image() {
 }
 
 # Rewrites .env with TROVA_IMAGE=IMAGE, keeping every other line and the file's mode (it holds
-# secrets); the rename is atomic, so a failed write never leaves a half .env behind.
+# secrets: the copy is private from its first byte); the rename is atomic, so a failed write
+# never leaves a half .env behind.
 running_image_set() {
   local image=$1
-  { grep -v '^TROVA_IMAGE=' .env || true; echo "TROVA_IMAGE=$image"; } > .env.new
+  (umask 077 && { grep -v '^TROVA_IMAGE=' .env || true; echo "TROVA_IMAGE=$image"; } > .env.new)
   chmod --reference=.env .env.new
   mv .env.new .env
   echo "$(date -u +%FT%TZ) $image" >> "$LOG_FILE"
