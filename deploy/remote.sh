@@ -40,7 +40,7 @@ running_image_set() {
 # Redis, worker and beat heartbeats), the worker's and beat's their own heartbeats.
 up_and_wait() {
   local image=$1
-  if ! TROVA_IMAGE=$image docker compose up --detach --remove-orphans --wait \
+  if ! TROVA_IMAGE=$image docker compose up --detach --no-build --remove-orphans --wait \
       --wait-timeout "$HEALTH_TIMEOUT"; then
     docker compose ps >&2
     fail "the services on $image did not become healthy within ${HEALTH_TIMEOUT}s"
@@ -54,7 +54,10 @@ prepare() {
   if [ -n "$previous" ] && [ "$previous" != "$image" ]; then
     echo "$previous" > "$PREVIOUS_FILE"
   fi
-  TROVA_IMAGE=$image docker compose pull --quiet
+  # The image by name first: `compose pull` only warns when it cannot pull a service that has a
+  # `build:` section, and a host must never build its own image instead.
+  docker pull --quiet "$image" > /dev/null
+  TROVA_IMAGE=$image docker compose pull --quiet --ignore-buildable
   echo "$(hostname): pulled $image (rollback target: $(cat "$PREVIOUS_FILE" 2>/dev/null || echo none))"
 }
 

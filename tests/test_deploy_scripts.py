@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OLD = "ghcr.io/acme/trova:1111111"
 NEW = "ghcr.io/acme/trova:2222222"
 HOSTS = ("deploy@web1", "deploy@web2")
-UP = "compose up --detach --remove-orphans --wait --wait-timeout 300"
+UP = "compose up --detach --no-build --remove-orphans --wait --wait-timeout 300"
 ENV_FILE = f"SECRET_KEY=s3cret\nTROVA_IMAGE={OLD}\nPOSTGRES_PASSWORD=pw\n"
 
 STAND_INS = {
@@ -35,7 +35,8 @@ cp "${args[@]:0:${#args[@]}-1}" "$FAKE_HOSTS/${destination%%:*}/${destination#*:
 """,
     "hostname": 'echo "${FAKE_HOST#*@}"\n',
     "docker": """
-echo "${FAKE_HOST#*@} ${TROVA_IMAGE##*:} $COMPOSE_FILE $*" >> "$FAKE_DOCKER_LOG"
+tag=${TROVA_IMAGE:-none}
+echo "${FAKE_HOST#*@} ${tag##*:} $COMPOSE_FILE $*" >> "$FAKE_DOCKER_LOG"
 if [ "$2" = up ] && [ "$TROVA_IMAGE" = "${FAKE_UNHEALTHY_IMAGE:-}" ]; then
   echo "container trova-web-1 is unhealthy" >&2
   exit 1
@@ -95,8 +96,10 @@ def test_release_pulls_everywhere_migrates_once_then_switches_host_by_host(hosts
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == f"release: production runs {NEW} on 2 host(s)"
     assert _docker_calls(hosts) == [
-        "web1 2222222 docker-compose.yml compose pull --quiet",
-        "web2 2222222 docker-compose.yml compose pull --quiet",
+        f"web1 none docker-compose.yml pull --quiet {NEW}",
+        "web1 2222222 docker-compose.yml compose pull --quiet --ignore-buildable",
+        f"web2 none docker-compose.yml pull --quiet {NEW}",
+        "web2 2222222 docker-compose.yml compose pull --quiet --ignore-buildable",
         "web1 2222222 docker-compose.yml compose run --rm web python manage.py migrate --noinput",
         f"web1 2222222 docker-compose.yml {UP}",
         f"web2 2222222 docker-compose.yml {UP}",
