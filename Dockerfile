@@ -25,7 +25,8 @@ COPY . .
 COPY --from=assets /build/node_modules/chart.js/dist /app/node_modules/chart.js/dist
 # collectstatic needs settings but no secrets or database: a throwaway key for the build only.
 RUN DEBUG=false SECRET_KEY=build-only-not-secret python manage.py collectstatic --noinput \
-    && mkdir -p /app/media /run/trova-metrics && chown -R trova:trova /app/media /run/trova-metrics
+    && mkdir -p /app/media /app/private-media /run/trova-metrics \
+    && chown -R trova:trova /app/media /app/private-media /run/trova-metrics
 
 # By uid, not name: a runtime that enforces non-root (Kubernetes runAsNonRoot) can only check a
 # number, and the host resolves no names from this image's /etc/passwd (hadolint DL3066).
