@@ -25,6 +25,7 @@ from feedback.services import (
 )
 from marketplace.outbox import outbox_enqueue
 from marketplace.photos import ProcessedPhoto
+from marketplace.storage import STORAGE_ERRORS
 
 from .models import Conversation, Listing, Message
 from .tasks import message_notify
@@ -267,5 +268,5 @@ def _delete_files(*names: str) -> None:
         if name:
             try:
                 default_storage.delete(name)
-            except OSError:
+            except STORAGE_ERRORS:  # tidying up only: a file left behind is logged, not raised
                 logger.warning("could not delete %s", name, exc_info=True)
