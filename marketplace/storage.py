@@ -14,6 +14,7 @@ so that a process without S3 never imports boto3):
   (PHOTO_DISPLAY_MAX_SIDE), so passing them through costs the web process little.
 """
 
+import logging
 import os
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,6 +25,22 @@ from django.utils.deconstruct import deconstructible
 # What a storage call raises when the disk or the object store fails: a caller that only tidies
 # up (deleting a replaced photo after commit) logs these instead of failing.
 STORAGE_ERRORS = (OSError, BotoCoreError, ClientError)
+
+logger = logging.getLogger(__name__)
+
+
+def files_delete_quietly(storage: Storage, *names: str) -> None:
+    """Delete these files (empty names skipped), logging a failure instead of raising it.
+
+    For tidying up only: a replaced photo after commit, or the files of a save that failed,
+    where raising would turn a done save into an error or hide the error that matters."""
+    for name in names:
+        if not name:
+            continue
+        try:
+            storage.delete(name)
+        except STORAGE_ERRORS:
+            logger.warning("could not delete %s", name, exc_info=True)
 
 
 class PrivateFileSystemStorage(FileSystemStorage):
