@@ -86,6 +86,7 @@ class Answer:
     status: int
     content_type: str
     body: bytes
+    location: str = ""  # where a redirect points
 
     def json(self):
         """The body as JSON, or None when it is not JSON."""
@@ -97,6 +98,8 @@ class Answer:
     def summary(self) -> str:
         """What the body says in a few words: the API's `detail`, an HTML page's title, or its
         first characters."""
+        if self.location:
+            return f"redirects to {self.location}"
         data = self.json()
         if isinstance(data, dict) and isinstance(data.get("detail"), str):
             return _one_line(data["detail"])
@@ -105,6 +108,18 @@ class Answer:
         if title:
             return f"page {_one_line(title.group(1))!r}"
         return _one_line(text) or "(empty body)"
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is reported, not followed: the site at --base-url must answer itself (an http
+    URL redirected to https, or a proxy's login page, is worth knowing; and urllib would turn a
+    redirected upload into a GET)."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None  # urllib then raises the 3xx as an HTTPError: an answer like any other
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 class Unreachable(Exception):
@@ -143,11 +158,14 @@ class Site:
         if authenticated:
             request.add_header("Authorization", f"Token {self.token}")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 return Answer(response.status, response.headers.get_content_type(), response.read())
-        except urllib.error.HTTPError as error:  # an answer, with a 4xx or 5xx status
+        except urllib.error.HTTPError as error:  # an answer, with a 3xx, 4xx or 5xx status
             with error:
-                return Answer(error.code, error.headers.get_content_type(), error.read())
+                headers = error.headers
+                return Answer(
+                    error.code, headers.get_content_type(), error.read(), headers["Location"] or ""
+                )
         except (urllib.error.URLError, OSError) as exc:
             raise Unreachable(self._why(exc)) from None
 

@@ -20,9 +20,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import path
+from django.views.generic import RedirectView
 from rest_framework.authtoken.models import Token
 
 from ai_prefill.models import PrefillRun
+from listings.tests.factories import ListingFactory
 from marketplace.photos import ALLOWED_HUMAN
 from marketplace.urls import urlpatterns as site_urlpatterns
 from monitoring.heartbeats import heartbeat_record
@@ -39,8 +41,19 @@ def _broken_page(request):
     raise RuntimeError("the smoke check's broken page")
 
 
-# A site whose browse page fails (urls of the site, the home page first and broken).
-urlpatterns = [path("", _broken_page), *site_urlpatterns]
+class BrokenPageSite:
+    """A ROOT_URLCONF: the site with its home page failing."""
+
+    urlpatterns = [path("", _broken_page), *site_urlpatterns]
+
+
+class RedirectingSite:
+    """A ROOT_URLCONF: the site with its home page sent elsewhere, as a proxy's login would."""
+
+    urlpatterns = [
+        path("", RedirectView.as_view(url="https://sso.example/login")),
+        *site_urlpatterns,
+    ]
 
 
 def smoke(*args: str) -> tuple[int, dict[str, tuple[str, str]], str]:
@@ -81,15 +94,10 @@ def smoke_token(seller, monkeypatch):
     return token
 
 
-def _readiness_ok(settings) -> str:
-    names = ["database", "migrations", "broker", "queue", "worker", "beat"]
-    state = "ok" if settings.REDIS_URL else "skipped"
-    return "200: " + ", ".join(f"{n} {'ok' if i < 2 else state}" for i, n in enumerate(names))
-
-
 def test_passes_against_a_healthy_site_with_a_real_prefill(
-    healthy_site, smoke_token, fake_openai, settings, django_assert_num_queries
+    integration_services, healthy_site, smoke_token, fake_openai, django_assert_num_queries
 ):
+    ListingFactory(title="Blue city bike")  # the API check reads a listing's fields
     fake_openai.script(Behaviour.success())
     with django_assert_num_queries(0):  # the command itself never touches a database
         code, checks, summary = smoke("--base-url", healthy_site + "/")
@@ -106,9 +114,12 @@ def test_passes_against_a_healthy_site_with_a_real_prefill(
     ), detail
     assert checks == {
         "healthz": ("ok", "200"),
-        "readyz": ("ok", _readiness_ok(settings)),
+        "readyz": (
+            "ok",
+            "200: database ok, migrations ok, broker ok, queue ok, worker ok, beat ok",
+        ),
         "page": ("ok", checks["page"][1]),
-        "api": ("ok", "200: 0 listing(s) on the first page, 0 in all"),
+        "api": ("ok", "200: 1 listing(s) on the first page, 1 in all"),
         "schema": ("ok", checks["schema"][1]),
     }
     assert re.fullmatch(r"200 page 'Browse · Trova', \d+ KB", checks["page"][1])
@@ -181,7 +192,7 @@ def test_fails_when_readiness_fails_with_redis_unreachable(
 
 
 def test_fails_when_a_page_answers_500(healthy_site, settings):
-    settings.ROOT_URLCONF = __name__
+    settings.ROOT_URLCONF = BrokenPageSite
     code, checks, summary = smoke("--base-url", healthy_site)
     assert code == 1
     assert checks["page"] == ("FAILED", "500 (expected 200): page 'Server error · Trova'")
@@ -190,6 +201,22 @@ def test_fails_when_a_page_answers_500(healthy_site, settings):
         "skipped: SMOKE_API_TOKEN is not set (no pre-fill was tried)",
     )
     assert summary == f"smoke check of {healthy_site} FAILED: 4 ok, 1 failed (page), 1 skipped"
+
+
+def test_a_redirect_is_reported_not_followed(healthy_site, settings):
+    settings.ROOT_URLCONF = RedirectingSite
+    code, checks, _ = smoke("--base-url", healthy_site)
+    assert code == 1
+    assert checks["page"] == (
+        "FAILED",
+        "302 (expected 200): redirects to https://sso.example/login",
+    )
+
+
+def test_tls_to_a_site_that_does_not_speak_it_fails_saying_so(healthy_site):
+    code, checks, _ = smoke("--base-url", healthy_site.replace("http://", "https://"))
+    assert code == 1
+    assert checks["healthz"] == ("FAILED", "no answer: TLS: WRONG_VERSION_NUMBER")
 
 
 def test_fails_when_the_prefill_fails_at_the_provider(healthy_site, smoke_token, fake_openai):
