@@ -15,6 +15,7 @@ import os
 import sys
 
 import django
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
@@ -53,19 +54,23 @@ def settings_refusal() -> str | None:
 
 def refuse_to_start_if_broken() -> None:
     """For an entry point, before it takes work: every refusal on stderr, then exit status 1."""
-    refusal = settings_refusal()
-    if refusal:
-        refusals = [refusal]
-    else:
-        django.setup()
-        try:
-            refusals = start_refusals()
-        finally:
-            # Entry points fork their workers next: none may inherit this process's connection.
-            connections.close_all()
+    refusals = _refusals_at_start()
     if refusals:
         print("\n".join(refusals), file=sys.stderr, flush=True)
         raise SystemExit(1)
+
+
+def _refusals_at_start() -> list[str]:
+    refusal = settings_refusal()
+    if refusal:
+        return [refusal]
+    if not apps.ready:  # gunicorn's master; a Celery worker has set Django up already
+        django.setup()
+    try:
+        return start_refusals()
+    finally:
+        # Entry points fork their workers next: none may inherit this process's connection.
+        connections.close_all()
 
 
 def _missing_secrets() -> list[str]:
