@@ -72,7 +72,7 @@ def test_a_missing_openai_key_is_a_refusal_only_for_the_openai_provider(settings
 
 
 @pytest.mark.django_db
-def test_unapplied_migrations_are_named_up_to_five(settings):
+def test_unapplied_migrations_are_named_up_to_five():
     recorded = MigrationRecorder.Migration.objects.order_by("-id")
     one = recorded.filter(app="monitoring", name=_monitoring_leaf())
     one.delete()
