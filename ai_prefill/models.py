@@ -2,35 +2,23 @@
 
 import hashlib
 import json
-import os
 import uuid
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from marketplace.storage import PrivateMediaStorage
 from marketplace.taxonomy import Category, Condition
 
 from .errors import ErrorType
 
 
-class PrivateStorage(FileSystemStorage):
-    """Files the app reads but never serves by URL (a run's photo is its seller's business).
+class PrivateStorage(PrivateMediaStorage):
+    """Files the app reads but never serves by a public URL (a run's photo is its seller's
+    business): the "private" storage of settings.STORAGES (marketplace/storage.py).
 
-    The location is read from settings on every use, so tests can point it at a temporary folder.
-    """
-
-    @property
-    def base_location(self):
-        return settings.PRIVATE_MEDIA_ROOT
-
-    @property
-    def location(self):
-        return os.path.abspath(self.base_location)
-
-    def url(self, name):
-        raise ValueError("Private files have no public URL; serve them through a checked view.")
+    Kept under this name because the migrations name it."""
 
 
 private_storage = PrivateStorage()

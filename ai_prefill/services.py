@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from marketplace.log_context import request_id_get
 from marketplace.photos import ProcessedPhoto
+from marketplace.storage import files_delete_quietly
 
 from . import signals
 from .dispatch import prefill_run_dispatch
@@ -97,9 +98,8 @@ def _run_create(user, photo: ProcessedPhoto, config: PrefillConfig) -> PrefillRu
         run.save()
         signals.send(signals.prefill_run_created, run=run, photo=photo)
     except Exception:
-        for field_file, _, _ in files:
-            if field_file.name:
-                field_file.storage.delete(field_file.name)
+        # The error that matters is this one, not a failed tidy-up of the files saved so far.
+        files_delete_quietly(run.photo.storage, *(field_file.name for field_file, _, _ in files))
         raise
     prefill_run_dispatch(run_id=run.pk, on_published=partial(_after_dispatch, run))
     return run

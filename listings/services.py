@@ -2,7 +2,6 @@
 so the site, the API and the admin cannot disagree about who may do what: a listing is changed
 or deleted by its seller, or by staff holding the model's permission (moderators in admin)."""
 
-import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -25,11 +24,10 @@ from feedback.services import (
 )
 from marketplace.outbox import outbox_enqueue
 from marketplace.photos import ProcessedPhoto
+from marketplace.storage import files_delete_quietly
 
 from .models import Conversation, Listing, Message
 from .tasks import message_notify
-
-logger = logging.getLogger(__name__)
 
 EDITABLE_FIELDS = DRAFT_FIELDS  # a listing has exactly the draft's fields
 
@@ -263,9 +261,4 @@ def _photo_fields(photo: ProcessedPhoto | None) -> list[str]:
 
 
 def _delete_files(*names: str) -> None:
-    for name in names:
-        if name:
-            try:
-                default_storage.delete(name)
-            except OSError:
-                logger.warning("could not delete %s", name, exc_info=True)
+    files_delete_quietly(default_storage, *names)

@@ -12,6 +12,8 @@ import environ
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
+from marketplace.storage_settings import media_origins, media_storages
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -154,11 +156,42 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist")]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
-# Django serves /media/ itself in the embedded setup; behind a real web server (or object
-# storage) set SERVE_MEDIA=false and let that serve the files.
-SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
+# Media on S3-compatible object storage (AWS S3, MinIO, ...), so web and workers on several
+# hosts share no disk. Setting the bucket is the one switch (docs/deploying.md: the buckets and
+# their public-read policy); unset, MEDIA_ROOT and PRIVATE_MEDIA_ROOT hold the files.
+# Keys: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, read by boto3 itself, or the host's role.
+MEDIA_BUCKET = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+_media_where = {
+    # Any S3-compatible server (MinIO, Ceph, R2, moto); unset: AWS.
+    "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=""),
+    "region": env.str("AWS_S3_REGION_NAME", default=""),
+    # A public domain (a CDN) in front of the public media; the private files never use it.
+    "custom_domain": env.str("AWS_S3_CUSTOM_DOMAIN", default=""),
+}
+# How long a signed URL to a private file stays valid. The site streams private files through
+# its permission-checked views; a signed URL is only for code that asks storage.url().
+PRIVATE_MEDIA_URL_EXPIRE_SECONDS = env.int("PRIVATE_MEDIA_URL_EXPIRE_SECONDS", default=300)
+if MEDIA_BUCKET:
+    _media_storages = media_storages(
+        bucket=MEDIA_BUCKET,
+        # Unset: the public media's bucket, under private/ (its policy opens media/ only).
+        private_bucket=env.str("AWS_PRIVATE_STORAGE_BUCKET_NAME", default=""),
+        signed_url_seconds=PRIVATE_MEDIA_URL_EXPIRE_SECONDS,
+        **_media_where,
+    )
+    MEDIA_ORIGINS = media_origins(bucket=MEDIA_BUCKET, **_media_where)
+else:
+    _media_storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "private": {"BACKEND": "marketplace.storage.PrivateFileSystemStorage"},
+    }
+    MEDIA_ORIGINS = []
+# Django serves /media/ itself in the embedded setup; behind a real web server set
+# SERVE_MEDIA=false and let that serve the files. With object storage there is nothing local
+# to serve, so never.
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG) and not MEDIA_BUCKET
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    **_media_storages,
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -413,8 +446,8 @@ CONTENT_SECURITY_POLICY = {
         "script-src": [SELF, NONCE],
         "style-src": [SELF, UNSAFE_INLINE],
         # data: for the icons in Swagger UI's and the admin's CSS; blob: for the Sell page's
-        # preview of the chosen photo.
-        "img-src": [SELF, "data:", "blob:"],
+        # preview of the chosen photo; the object storage's public media, when configured.
+        "img-src": [SELF, "data:", "blob:", *MEDIA_ORIGINS],
         "font-src": [SELF],
         "connect-src": [SELF],
         "object-src": [NONE],

@@ -16,6 +16,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 
+from marketplace.storage import files_delete_quietly
+
 from ..fields import PRICE_FIELD, is_blank, price_value
 from ..models import EvalCase, PrefillRun
 from ..schema import DRAFT_FIELDS
@@ -83,7 +85,7 @@ def eval_case_update(
         return stored
     _save_with_image(stored, image, user=actor)
     if old_image:  # the history keeps no images: the replaced file is unreachable once committed
-        transaction.on_commit(lambda: stored.image.storage.delete(old_image))
+        transaction.on_commit(lambda: files_delete_quietly(stored.image.storage, old_image))
     return stored
 
 
@@ -122,7 +124,7 @@ def _save_with_image(case: EvalCase, image: bytes, *, user) -> None:
     try:
         _save(case, user=user)
     except Exception:
-        case.image.storage.delete(case.image.name)
+        files_delete_quietly(case.image.storage, case.image.name)
         raise
 
 
