@@ -4,6 +4,10 @@ Besides the usual settings, the master keeps prometheus_client's multiprocess fo
 (PROMETHEUS_MULTIPROC_DIR, see monitoring/metrics_multiprocess.py): it empties the folder when
 it starts, before any worker exists, and drops the live gauges of each worker that exits.
 Command-line options override what is set here.
+
+A web process that cannot work refuses to start (marketplace/startup.py): the master prints one
+sentence per problem (unapplied migrations, a missing secret, no database) and exits with
+status 1 before it forks any worker. Only with DEBUG off.
 """
 
 import os
@@ -13,6 +17,7 @@ from pathlib import Path
 # gunicorn loads this file by path; the project root makes `monitoring` importable here.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from marketplace.startup import refuse_to_start_if_broken  # noqa: E402
 from monitoring.metrics_multiprocess import (  # noqa: E402
     multiproc_dir_from_env,
     multiproc_dir_prepare,
@@ -30,7 +35,11 @@ accesslog = None
 
 
 def on_starting(server):
-    """In the master, before the first worker: a new deployment starts from empty files."""
+    """In the master, before the first worker: refuse to start a web that cannot work; else a new
+    deployment starts from empty metrics files."""
+    # Before the wipe: setting Django up here may create this master's own metrics files, which
+    # no worker (each writes files of its own pid) should find.
+    refuse_to_start_if_broken()
     multiproc_dir_prepare(multiproc_dir_from_env(), wipe=True)
 
 

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass
 import redis
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.migrations.loader import MigrationLoader
 
 from marketplace.celery import app as celery_app
+from marketplace.migrations_state import unapplied_migrations
 from marketplace.task_queues import QueueKind, queue_name
 
 from .heartbeats import heartbeat_age_seconds, worker_kind
@@ -91,12 +91,9 @@ def _check_migrations() -> Check:
         memo = _migrations_memo.get(connection.alias)
         if memo and time.monotonic() - memo[0] < settings.READINESS_MIGRATIONS_CACHE_SECONDS:
             return memo[1]
-        # Every migration of the graph, not a plan to the leaves: a plan skips an unapplied
-        # migration whose descendants are recorded as applied (a merge migration's parents).
-        loader = MigrationLoader(connection)
-        unapplied = sorted(set(loader.graph.nodes) - set(loader.applied_migrations))
+        unapplied = unapplied_migrations(using=connection.alias)
         if unapplied:
-            names = ", ".join(f"{app}.{name}" for app, name in unapplied[:5])
+            names = ", ".join(unapplied[:5])
             more = " ..." if unapplied[5:] else ""
             result = Check(FAIL, f"{len(unapplied)} unapplied: {names}{more}")
         else:
