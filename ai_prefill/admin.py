@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
@@ -40,6 +41,8 @@ from .evals.comparison_view import (
     metrics_rows,
     metrics_summary_rows,
 )
+from .evals.queueing import eval_run_enqueue
+from .evals.runner import EvalRunBroken
 from .execution import prefill_runs_fail_stale
 from .models import (
     EvalCase,
@@ -51,7 +54,8 @@ from .models import (
     PromptLabelEvent,
     PromptVersion,
 )
-from .prompt_registry import prompt_label_move
+from .prompt_registry import prompt_label_move, prompt_version_production
+from .providers import BaselineProvider, OpenAIProvider
 from .rollout import production_config, production_config_restore
 from .schema import DRAFT_FIELDS
 from .selectors import (
@@ -718,7 +722,33 @@ class EvalRunAdmin(ReadOnlyAdmin):
             self.admin_site.admin_view(self.compare_view),
             name="ai_prefill_evalrun_compare",
         )
-        return [compare, *super().get_urls()]
+        start = path(
+            "start/",
+            self.admin_site.admin_view(self.start_view),
+            name="ai_prefill_evalrun_start",
+        )
+        return [compare, start, *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_start": _can_start_eval_run(request)}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def start_view(self, request):
+        """Start an eval run on the evals queue (an evals worker runs it; this page returns at
+        once). Needs ai_prefill.start_evalrun: a run costs provider calls."""
+        if not _can_start_eval_run(request):
+            raise PermissionDenied
+        form = EvalRunStartForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                run = eval_run_enqueue(**form.cleaned_data, user=request.user)
+            except EvalRunBroken as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, f"Eval run {run.pk} is queued: {run}.")
+                return HttpResponseRedirect(reverse("admin:ai_prefill_evalrun_changelist"))
+        context = {**_page_context(self, request, "Start an eval run"), "form": form}
+        return TemplateResponse(request, "admin/ai_prefill/evalrun/start.html", context)
 
     @admin.display(description="items / cases")
     def items(self, run):
@@ -797,6 +827,40 @@ class EvalRunAdmin(ReadOnlyAdmin):
                     run_a.prompt_version_id, run_b.prompt_version_id
                 )
         return TemplateResponse(request, "admin/ai_prefill/evalrun/compare.html", context)
+
+
+def _can_start_eval_run(request) -> bool:
+    return request.user.has_perm("ai_prefill.start_evalrun")
+
+
+class EvalRunStartForm(forms.Form):
+    """What a queued eval run is: the same choices as run_evals, its defaults production's."""
+
+    prompt_version = forms.ModelChoiceField(
+        queryset=PromptVersion.objects.order_by("name", "-created_at"),
+        help_text="Production's unless you pick another.",
+    )
+    provider = forms.ChoiceField(
+        choices=[(p.name, p.name) for p in (OpenAIProvider, BaselineProvider)]
+    )
+    model = forms.CharField(max_length=80, help_text="Ignored by the baseline provider.")
+    tags = forms.CharField(
+        required=False, help_text="Comma-separated; cases must carry all of them."
+    )
+    limit = forms.IntegerField(required=False, min_value=1, help_text="Empty: every case.")
+    repeats = forms.IntegerField(
+        min_value=1, max_value=20, initial=1, help_text="Answers per case."
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        production = production_config()
+        self.fields["prompt_version"].initial = prompt_version_production()
+        self.fields["provider"].initial = production.provider or settings.AI_PROVIDER
+        self.fields["model"].initial = production.model or settings.AI_MODEL
+
+    def clean_tags(self) -> tuple[str, ...]:
+        return tuple(tag.strip() for tag in self.cleaned_data["tags"].split(",") if tag.strip())
 
 
 def _pretty(data) -> str:

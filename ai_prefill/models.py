@@ -313,6 +313,8 @@ class EvalRun(models.Model):
     """One run of a prompt version + model over (part of) the eval set."""
 
     class Status(models.TextChoices):
+        # Started by staff (admin, run_evals --enqueue): waiting in the evals queue for a worker.
+        QUEUED = "queued"
         RUNNING = "running"
         COMPLETED = "completed"
         BROKEN = "broken"
@@ -331,7 +333,9 @@ class EvalRun(models.Model):
     config_key = models.CharField(
         max_length=16, db_index=True, help_text="Hash of provider, model, params and prompt."
     )
-    dataset_version = models.CharField(max_length=16, db_index=True)
+    dataset_version = models.CharField(
+        max_length=16, db_index=True, help_text="Empty while queued: set when the run starts."
+    )
     tags = models.JSONField(default=list, blank=True)
     limit = models.PositiveIntegerField(null=True, blank=True)
     repeats = models.PositiveSmallIntegerField(default=1)
@@ -350,6 +354,7 @@ class EvalRun(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("start_evalrun", "Can start an eval run (on the evals queue)")]
 
     def __str__(self):
         return f"eval run {self.pk} ({self.prompt_version.label}, {self.provider}/{self.model})"

@@ -6,7 +6,11 @@ from celery import shared_task
 from celery.signals import worker_init
 from django.conf import settings
 
+from marketplace.task_queues import QueueKind
+
 from .dispatch import PREFILL_TASK_NAME
+from .evals.queueing import EVAL_RUN_TASK_NAME
+from .evals.runner import eval_run_queued_execute
 from .execution import prefill_run_execute, prefill_runs_reap
 from .providers import provider_warm_up
 
@@ -15,6 +19,7 @@ EAGER_MAX_WAIT_SECONDS = 2.0
 
 @shared_task(
     name=PREFILL_TASK_NAME,
+    queue_kind=QueueKind.PREFILL,
     bind=True,
     acks_late=True,
     retry_on_worker_lost=True,
@@ -39,9 +44,26 @@ def prefill_run_process(self, run_id: str) -> str:
     return outcome.status
 
 
-@shared_task
+@shared_task(queue_kind=QueueKind.MAINTENANCE)
 def prefill_runs_reap_task() -> int:
     return prefill_runs_reap()
+
+
+@shared_task(
+    name=EVAL_RUN_TASK_NAME,
+    queue_kind=QueueKind.EVALS,
+    # Acknowledged on receipt, not at the end: a run outlasts the broker's visibility timeout,
+    # and a late ack would have Redis hand the same run to a second worker meanwhile. A run
+    # whose worker died stays "running" in the admin; staff start it again.
+    acks_late=False,
+    soft_time_limit=settings.EVAL_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.EVAL_TASK_TIME_LIMIT,
+)
+def eval_run_process(run_id: int) -> str | None:
+    """One queued eval run (ai_prefill/evals/queueing.py), on an evals worker. A run another
+    delivery already took, or that is gone, is left alone (the claim in the runner)."""
+    run = eval_run_queued_execute(run_id=run_id)
+    return run.status if run is not None else None
 
 
 @worker_init.connect

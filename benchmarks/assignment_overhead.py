@@ -7,7 +7,7 @@ What it measures
         GET /sell/          opens or resumes the seller's sell session (a reload: the session of
                             the first request is resumed, as when a seller comes back to the form)
         POST /api/prefill/  a 640x480 JPEG: limits, photo intake, the run row, the task published
-                            to Redis on commit (a queue of this run only, which no worker reads)
+                            to Redis on commit (queues of this run only, which no worker reads)
 
     with the Sell experiment running (100% enrolled; one seller in the control arm, payload {} =
     production, one in a baseline AI arm, whose payload names a prompt version) and with no
@@ -23,7 +23,7 @@ What it measures
 
 Its own everything
     PostgreSQL database `trova_bench_assignment` (dropped, created, migrated, and dropped at the
-    end), Redis db --redis-db with a queue of this run only (its keys deleted at the end), media
+    end), Redis db --redis-db with queues of this run only (its keys deleted at the end), media
     in a temporary directory. The per-seller burst rate and daily quota are raised so the limits
     never refuse.
 
@@ -74,13 +74,13 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def configure_environment(workdir: Path, redis_url: str, queue: str) -> None:
+def configure_environment(workdir: Path, redis_url: str, queue_prefix: str) -> None:
     """Production settings (DEBUG off); settings come from the environment, before setup()."""
     os.environ.update(
         DJANGO_SETTINGS_MODULE="marketplace.settings",
         DATABASE_URL=f"{PG_SERVER_URL}/{PG_BENCH_DB}",
         REDIS_URL=redis_url,
-        CELERY_QUEUE=queue,
+        CELERY_QUEUE_PREFIX=queue_prefix,
         SECRET_KEY="benchmark-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
         DEBUG="false",
         MEDIA_ROOT=str(workdir / "media"),
@@ -306,7 +306,7 @@ def main() -> None:
     load = wait_for_quiet_machine(args.max_load, args.load_wait)
     workdir = Path(tempfile.mkdtemp(prefix="trova-bench-assign-"))
     redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
-    queue = f"bench-assignment-{uuid.uuid4().hex[:12]}"
+    queue = f"bench-assignment-{uuid.uuid4().hex[:12]}-"  # the prefix of this run's queues
     pg_admin(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
     pg_admin(f"CREATE DATABASE {PG_BENCH_DB}")
     configure_environment(workdir, redis_url, queue)

@@ -48,7 +48,7 @@ What it measures
 
 Its own everything
     PostgreSQL database `trova_bench_prefill` (dropped, created, migrated, and dropped at the end
-    unless --keep-db), Redis db --redis-db with a queue of this run only, media folders in a
+    unless --keep-db), Redis db --redis-db with queues of this run only, media folders in a
     temporary directory. Burst rate and daily quota are raised through the environment so the
     limits never interfere. Every process it starts (fake server, gunicorn, celery worker) runs in
     its own process group and is killed at the end, on error, on Ctrl-C or SIGTERM, and when
@@ -308,8 +308,10 @@ def tail(path: Path, lines: int = 40) -> str:
 # --- Environment and database --------------------------------------------------------------------
 
 
-def bench_env(workdir: Path, redis_url: str, queue: str, base_url: str = "") -> dict[str, str]:
-    """Production settings (DEBUG off) on the benchmark's own database, Redis db and queue."""
+def bench_env(
+    workdir: Path, redis_url: str, queue_prefix: str, base_url: str = ""
+) -> dict[str, str]:
+    """Production settings (DEBUG off) on the benchmark's own database, Redis db and queues."""
     inherited = {
         k: v
         for k, v in os.environ.items()
@@ -329,7 +331,7 @@ def bench_env(workdir: Path, redis_url: str, queue: str, base_url: str = "") -> 
         "STATIC_MANIFEST": "false",
         "DATABASE_URL": f"{PG_SERVER_URL}/{PG_BENCH_DB}",
         "REDIS_URL": redis_url,
-        "CELERY_QUEUE": queue,
+        "CELERY_QUEUE_PREFIX": queue_prefix,
         "MEDIA_ROOT": str(workdir / "media"),
         "PRIVATE_MEDIA_ROOT": str(workdir / "private-media"),
         "AI_PROVIDER": "openai",
@@ -376,8 +378,8 @@ class Stack:
     def __init__(self, args, workdir: Path, processes: Processes):
         self.args, self.workdir, self.processes = args, workdir, processes
         self.redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
-        self.queue = f"trova-bench-{uuid.uuid4().hex[:10]}"
-        self.env = bench_env(workdir, self.redis_url, self.queue)
+        self.queue_prefix = f"trova-bench-{uuid.uuid4().hex[:10]}-"
+        self.env = bench_env(workdir, self.redis_url, self.queue_prefix)
         self.fake = self.web = None
         self.workers: list[tuple[subprocess.Popen, Path]] = []
         self.port = None
@@ -417,6 +419,10 @@ class Stack:
             http_request(self.port, "GET", "/api/prefill/00000000-0000-0000-0000-000000000000/")
 
     def start_workers(self, config: WorkerConfig) -> None:
+        from marketplace.celery import app as celery_app
+        from marketplace.task_queues import QueueKind, queues_for
+
+        queues = ",".join(queues_for(QueueKind))  # every kind: nothing the run sends is left
         for n in range(config.processes):
             node = f"bench{n}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
             command = [sys.executable, "-m", "celery", "-A", "marketplace", "worker"]
@@ -424,12 +430,13 @@ class Stack:
                 command = ["nice", "-n", str(self.args.worker_nice), *command]
             command += ["--pool", config.pool, "--concurrency", str(config.concurrency)]
             command += ["--without-mingle", "--without-gossip", "--loglevel", "INFO"]
-            command += ["-Q", self.queue, "-n", node]
+            command += ["-Q", queues, "-n", node]
             log = self.workdir / f"worker-{config.label.replace(':', '-')}-{n}.log"
             proc = self.processes.start("celery", command, env=self.env, log=log)
             self.workers.append((proc, log))
             deadline = time.monotonic() + 45
-            while f"{node} ready." not in log.read_text(errors="replace"):
+            # Asked, not read from its log: at LOG_LEVEL=WARNING the worker logs no "ready." line.
+            while not celery_app.control.ping(destination=[node], timeout=0.5):
                 if proc.poll() is not None:
                     raise RuntimeError(f"celery worker exited ({proc.returncode}):\n{tail(log)}")
                 if time.monotonic() > deadline:
@@ -530,8 +537,13 @@ class Stack:
         import redis
 
         client = redis.Redis.from_url(self.redis_url)
-        keys = [self.queue, *client.keys(f"{self.queue}\x06*")]
-        client.delete(*keys)
+        # The queues, their priority lists, and the bindings kombu declared for them.
+        keys = [
+            *client.keys(f"{self.queue_prefix}*"),
+            *client.keys(f"_kombu.binding*{self.queue_prefix}*"),
+        ]
+        if keys:
+            client.delete(*keys)
 
 
 def _read_line(stream, timeout: float) -> str:

@@ -65,9 +65,11 @@ def _measure(args) -> dict:
     client = Client()
     results = {}
     with _redis_at(args.redis):
-        from monitoring.heartbeats import heartbeat_record
+        from marketplace.task_queues import QueueKind
+        from monitoring.heartbeats import heartbeat_record, worker_kind
 
-        heartbeat_record(kind="worker")
+        # A worker on the pre-fill queue: what the readiness "worker" check asks for.
+        heartbeat_record(kind="worker", also=(worker_kind(QueueKind.PREFILL),))
         heartbeat_record(kind="beat")
         migrations_check_forget()
         results["first probe (migrations read)"] = _time(client, "/readyz", 1, expect=200)

@@ -1,12 +1,19 @@
 from celery import shared_task
 from django.utils import timezone
 
+from marketplace.task_queues import QueueKind
+
 from .models import Message
 from .notifications import message_notification_send
 
 
 @shared_task(
-    autoretry_for=(OSError,), retry_backoff=True, retry_jitter=True, max_retries=5, acks_late=True
+    queue_kind=QueueKind.EMAIL,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    acks_late=True,
 )
 def message_notify(message_id: int) -> None:
     """Email the recipient of a new message, once. OSError covers SMTP connection trouble.

@@ -13,6 +13,7 @@ from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from marketplace.storage_settings import media_origins, media_storages
+from marketplace.task_queues import queue_declarations
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -309,7 +310,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_step": 0.5,
     "socket_connect_timeout": 2,
 }
-CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
+# One queue per kind of task, named <prefix><kind> (prefill, evals, maintenance, email): a long
+# eval run never waits in front of a seller's pre-fill (marketplace/task_queues.py). The prefix
+# lets deployments (or test sessions) share one Redis without sharing queues.
+CELERY_QUEUE_PREFIX = env.str("CELERY_QUEUE_PREFIX", default="")
+CELERY_TASK_ROUTES = ("marketplace.task_queues.task_route",)
+# Every kind's queue: what `celery worker` consumes without -Q (one host runs everything).
+CELERY_TASK_QUEUES = queue_declarations(prefix=CELERY_QUEUE_PREFIX)
+# An eval run queued by staff (ai_prefill.tasks.eval_run_process) runs the whole eval set in one
+# task: its own limits, far above the default's; the soft one marks the run broken, with why.
+EVAL_TASK_TIME_LIMIT = env.int("EVAL_TASK_TIME_LIMIT", default=3600)
+EVAL_TASK_SOFT_TIME_LIMIT = EVAL_TASK_TIME_LIMIT - 60
 # No REDIS_URL: run tasks in-process, and let their errors surface instead of vanishing.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True

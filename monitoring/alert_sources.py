@@ -17,9 +17,11 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from marketplace.task_queues import QueueKind
+
 from .alert_models import AlertMetric, AlertRule
 from .drift import latest_drift
-from .heartbeats import heartbeat_age_seconds
+from .heartbeats import heartbeat_age_seconds, worker_kind
 from .rollup_selectors import WindowTotals, window_totals
 
 
@@ -135,7 +137,8 @@ def _heartbeat_reading(kind: str) -> Reading:
 
 @source(AlertMetric.WORKER_HEARTBEAT_AGE)
 def worker_heartbeat_age(*, rule: AlertRule, now: datetime) -> Reading:
-    return _heartbeat_reading("worker")
+    """A worker on the pre-fill queue: one on the other queues alone leaves sellers waiting."""
+    return _heartbeat_reading(worker_kind(QueueKind.PREFILL))
 
 
 @source(AlertMetric.BEAT_HEARTBEAT_AGE)

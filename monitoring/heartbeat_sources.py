@@ -15,16 +15,24 @@ import time
 from celery import bootsteps
 from celery.beat import PersistentScheduler
 
-from .heartbeats import BEAT_EVERY, WORKER_EVERY, heartbeat_record
+from marketplace.task_queues import queue_kinds_named
+
+from .heartbeats import BEAT_EVERY, WORKER_EVERY, heartbeat_record, worker_kind
 
 logger = logging.getLogger(__name__)
 
 
-def _record_safely(kind: str) -> None:
+def _record_safely(kind: str, also: tuple[str, ...] = ()) -> None:
     try:
-        heartbeat_record(kind=kind)
+        heartbeat_record(kind=kind, also=also)
     except Exception as exc:  # noqa: BLE001 - a monitoring write must not stop the process
         logger.warning("heartbeat: could not record the %s heartbeat: %s", kind, exc)
+
+
+def consumed_queue_kinds(app) -> tuple[str, ...]:
+    """The heartbeat kinds of the queues this worker consumes (-Q, else every declared queue)."""
+    names = app.amqp.queues.consume_from.keys()
+    return tuple(worker_kind(queue_kind) for queue_kind in queue_kinds_named(names))
 
 
 class WorkerHeartbeatStep(bootsteps.StartStopStep):
@@ -40,8 +48,11 @@ class WorkerHeartbeatStep(bootsteps.StartStopStep):
         self.timer_entry = None
 
     def start(self, parent):
-        _record_safely("worker")
-        self.timer_entry = parent.timer.call_repeatedly(WORKER_EVERY, _record_safely, ("worker",))
+        queue_kinds = consumed_queue_kinds(parent.app)
+        _record_safely("worker", queue_kinds)
+        self.timer_entry = parent.timer.call_repeatedly(
+            WORKER_EVERY, _record_safely, ("worker", queue_kinds)
+        )
 
     def stop(self, parent):
         if self.timer_entry is not None:

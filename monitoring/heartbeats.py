@@ -6,8 +6,11 @@ REDIS_URL the site runs tasks in-process: there is no worker or beat, and nothin
 
 Each record writes two keys: one for the kind ("any worker was alive at t") and one for the kind
 on this host ("this container's worker was alive at t"), so a container's health check judges
-itself and readiness judges the service. Ages are wall-clock differences between hosts: they
-assume the hosts' clocks are synchronised (NTP), which a 2-minute threshold tolerates easily.
+itself and readiness judges the service. A worker also records one kind per queue kind it
+consumes ("worker-prefill", "worker-evals", ...): readiness asks for a worker on the pre-fill
+queue, which a worker on the maintenance queue alone is not. Ages are wall-clock differences
+between hosts: they assume the hosts' clocks are synchronised (NTP), which a 2-minute threshold
+tolerates easily.
 
 Who records: the worker's main process, from its event loop every WORKER_EVERY seconds
 (heartbeat_sources.WorkerHeartbeatStep), and beat from its own scheduler loop every BEAT_EVERY
@@ -19,7 +22,17 @@ import time
 
 from django.core.cache import cache
 
-KINDS = ("worker", "beat")
+from marketplace.task_queues import QueueKind
+
+
+def worker_kind(queue_kind: QueueKind) -> str:
+    """The heartbeat kind of "a worker consuming this queue kind", e.g. "worker-prefill"."""
+    return f"worker-{QueueKind(queue_kind)}"
+
+
+# "worker": any worker at all (a container's own check); "worker-<queue kind>": a worker that
+# consumes that queue, so a maintenance-only worker does not pass for one that takes pre-fills.
+KINDS = ("worker", "beat", *(worker_kind(queue_kind) for queue_kind in QueueKind))
 # How often each process records; readiness allows READINESS_HEARTBEAT_MAX_AGE_SECONDS (120).
 WORKER_EVERY = 15.0
 BEAT_EVERY = 15.0
@@ -27,10 +40,12 @@ BEAT_EVERY = 15.0
 KEEP_SECONDS = 7 * 24 * 3600
 
 
-def heartbeat_record(*, kind: str) -> None:
-    """Record that a process of `kind` ("worker" or "beat") on this host is alive now."""
+def heartbeat_record(*, kind: str, also: tuple[str, ...] = ()) -> None:
+    """Record that a process of `kind` ("worker" or "beat") on this host is alive now, and of
+    each kind in `also` (a worker's queue kinds), in one round trip."""
     now = time.time()
-    cache.set_many({_key(kind): now, _key(kind, host=this_host()): now}, timeout=KEEP_SECONDS)
+    keys = [key for k in (kind, *also) for key in (_key(k), _key(k, host=this_host()))]
+    cache.set_many(dict.fromkeys(keys, now), timeout=KEEP_SECONDS)
 
 
 def heartbeat_age_seconds(*, kind: str, host: str | None = None) -> float | None:

@@ -15,19 +15,17 @@ from ai_prefill.evals.runner import eval_config_for
 from ai_prefill.models import EvalRun
 from ai_prefill.rollout import production_config
 from marketplace.memo import ProcessMemo
+from marketplace.task_queues import QueueKind, queue_name
 
 from .alert_defaults import COST_TODAY_RULE_KEY
 from .alert_models import AlertRule
 from .drift import latest_drift
 from .heartbeats import KINDS as HEARTBEAT_KINDS
 from .heartbeats import heartbeat_age_seconds
+from .readiness import queue_lengths
 
 logger = logging.getLogger(__name__)
 
-# kombu's Redis transport keeps a queue's messages of priority 3, 6 and 9 in sibling lists
-# "<queue>\x06\x16<priority>" (kombu.transport.redis PRIORITY_STEPS, Channel.sep).
-KOMBU_PRIORITY_SEPARATOR = "\x06\x16"
-KOMBU_PRIORITY_STEPS = (3, 6, 9)
 # The scrape budget is 50 ms in all: the broker gets a small part of it.
 BROKER_TIMEOUT_SECONDS = 0.05
 
@@ -87,8 +85,9 @@ def _latest_production_eval_run() -> EvalRun | None:
 
 
 class CeleryQueueCollector:
-    """trova_celery_queue_length: messages waiting in the broker for a worker. Absent when tasks
-    run in-process (no REDIS_URL) or the broker does not answer in time."""
+    """trova_celery_queue_length{queue}: messages waiting in the broker for a worker, one series
+    per queue kind (prefill, evals, maintenance, email). Absent when tasks run in-process (no
+    REDIS_URL) or the broker does not answer in time."""
 
     def __init__(self):
         self._client = None
@@ -100,21 +99,22 @@ class CeleryQueueCollector:
     def collect(self):
         if not settings.REDIS_URL:
             return
-        queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        queues = {queue_name(kind): kind for kind in QueueKind}
         try:
-            length = self._queue_length(queue)
+            lengths = queue_lengths(self._broker(), list(queues))
         except redis.RedisError as exc:
-            logger.warning("metrics: the broker's queue length could not be read: %s", exc)
+            logger.warning("metrics: the broker's queue lengths could not be read: %s", exc)
             return
         family = GaugeMetricFamily(
             "trova_celery_queue_length",
-            "Messages waiting in the broker queue (all priorities).",
+            "Messages waiting in the broker queue of a kind of task (all priorities).",
             labels=["queue"],
         )
-        family.add_metric([queue], float(length))
+        for queue, kind in queues.items():
+            family.add_metric([kind], float(lengths[queue]))
         yield family
 
-    def _queue_length(self, queue: str) -> int:
+    def _broker(self) -> redis.Redis:
         if self._client is None or self._client_url != settings.REDIS_URL:
             self._client_url = settings.REDIS_URL
             self._client = redis.Redis.from_url(
@@ -122,11 +122,7 @@ class CeleryQueueCollector:
                 socket_timeout=BROKER_TIMEOUT_SECONDS,
                 socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
             )
-        names = [queue] + [f"{queue}{KOMBU_PRIORITY_SEPARATOR}{p}" for p in KOMBU_PRIORITY_STEPS]
-        pipe = self._client.pipeline(transaction=False)
-        for name in names:
-            pipe.llen(name)
-        return sum(pipe.execute())
+        return self._client
 
 
 class CostBudgetCollector:

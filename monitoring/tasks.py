@@ -6,6 +6,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from marketplace.task_queues import QueueKind
+
 from .alert_tasks import (  # noqa: F401 - defined there, found by Celery here
     alert_notification_deliver_task,
     alert_notifications_retry_task,
@@ -15,7 +17,7 @@ from .drift_services import drift_report_build_due
 from .rollups import buckets_refresh_recent
 
 
-@shared_task(soft_time_limit=50, time_limit=55)
+@shared_task(queue_kind=QueueKind.MAINTENANCE, soft_time_limit=50, time_limit=55)
 def rollups_refresh_recent_task() -> None:
     """Every minute (beat): re-derive the recent minute buckets from the source rows, and their
     hours and days. Catches what the on-finish refresh missed (a failed receiver), and the
@@ -24,7 +26,9 @@ def rollups_refresh_recent_task() -> None:
     buckets_refresh_recent(now=timezone.now(), lookback=lookback)
 
 
-@shared_task(ignore_result=True, soft_time_limit=600, time_limit=660)
+@shared_task(
+    queue_kind=QueueKind.MAINTENANCE, ignore_result=True, soft_time_limit=600, time_limit=660
+)
 def drift_report_task() -> None:
     """Yesterday's drift report, until it is final (hourly from beat)."""
     drift_report_build_due()

@@ -9,6 +9,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -93,6 +94,43 @@ def eval_run_execute(
 ) -> EvalRun:
     """`baseline`: "auto" (last completed run of production's configuration on the same
     dataset), "none", or an EvalRun id."""
+    cases = _cases_checked(config)
+    provider = _provider(config.provider)
+    _import_statistics_in_background()
+    run = EvalRun.objects.create(created_by=user, **_run_fields(config, cases))
+    with _broken_on_error(run):
+        _score_and_conclude(run, config, provider, cases, baseline, progress)
+    return run
+
+
+def eval_run_queued_execute(*, run_id: int) -> EvalRun | None:
+    """Run an eval run that staff queued (ai_prefill/evals/queueing.py), on an evals worker:
+    claim it (queued -> running; None if another delivery has it or it is gone), then as
+    run_evals would, from the configuration stored on the row."""
+    claimed = EvalRun.objects.filter(pk=run_id, status=EvalRun.Status.QUEUED)
+    if not claimed.update(status=EvalRun.Status.RUNNING):
+        return None
+    run = EvalRun.objects.select_related("prompt_version").get(pk=run_id)
+    with _broken_on_error(run):
+        config = eval_config_for(
+            prompt_version=run.prompt_version,
+            provider=run.provider,
+            model=run.model,
+            tags=tuple(run.tags),
+            limit=run.limit,
+            repeats=run.repeats,
+        )
+        cases = _cases_checked(config)
+        provider = _provider(config.provider)
+        _import_statistics_in_background()
+        for name, value in _run_fields(config, cases).items():  # as they are now, at the start
+            setattr(run, name, value)
+        run.save()
+        _score_and_conclude(run, config, provider, cases, "auto", progress=None)
+    return run
+
+
+def _cases_checked(config: EvalConfig) -> list[EvalCase]:
     if config.cache_mode not in CACHE_MODES:
         raise EvalRunBroken(f"--cache must be one of {', '.join(CACHE_MODES)}")
     cases = eval_cases_select(tags=list(config.tags), limit=config.limit)
@@ -100,25 +138,35 @@ def eval_run_execute(
         raise EvalRunBroken(
             "No active eval case matches; load the starter set: manage.py load_eval_set"
         )
-    provider = _provider(config.provider)
-    _import_statistics_in_background()
-    run = EvalRun.objects.create(
-        created_by=user,
-        prompt_version=config.prompt_version,
-        provider=config.provider,
-        model=config.model,
-        params=config.params,
-        config_key=config.config_key,
-        dataset_version=dataset_version(cases),
-        tags=list(config.tags),
-        limit=config.limit,
-        repeats=config.repeats,
-        case_count=len(cases),
-    )
+    return cases
+
+
+def _run_fields(config: EvalConfig, cases: list[EvalCase]) -> dict:
+    return {
+        "prompt_version": config.prompt_version,
+        "provider": config.provider,
+        "model": config.model,
+        "params": config.params,
+        "config_key": config.config_key,
+        "dataset_version": dataset_version(cases),
+        "tags": list(config.tags),
+        "limit": config.limit,
+        "repeats": config.repeats,
+        "case_count": len(cases),
+    }
+
+
+def _score_and_conclude(run, config, provider, cases, baseline, progress) -> None:
+    rows = _scored_rows(run, config, provider, cases, progress)
+    results = _store(rows)
+    _conclude(run, config, results, baseline)
+
+
+@contextmanager
+def _broken_on_error(run: EvalRun) -> Iterator[None]:
+    """Whatever stops the run marks it broken, with the reason, and is raised again."""
     try:
-        rows = _scored_rows(run, config, provider, cases, progress)
-        results = _store(rows)
-        _conclude(run, config, results, baseline)
+        yield
     except Exception as exc:
         EvalRun.objects.filter(pk=run.pk).update(
             status=EvalRun.Status.BROKEN,
@@ -126,7 +174,6 @@ def eval_run_execute(
             finished_at=timezone.now(),
         )
         raise
-    return run
 
 
 def _import_statistics_in_background() -> None:

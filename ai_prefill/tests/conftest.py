@@ -3,7 +3,8 @@
 The worker is its own process with the prefork pool, so a test can SIGKILL it, or the pool child
 running a task, as the OOM killer or a careless deploy would. It runs the production settings
 module against the same test database, Redis, media folders and fake OpenAI server as the test,
-on a queue of this test session only, so a stray worker on the machine never takes its tasks.
+on queues of this test session only (CELERY_QUEUE_PREFIX), so a stray worker on the machine never
+takes its tasks.
 """
 
 import contextlib
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,6 +25,7 @@ from django.conf import settings
 from django.db import connection
 
 from marketplace.celery import app as celery_app
+from marketplace.task_queues import QueueKind, queue_name, queues_for
 from tests.outage import RedisOutage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,29 +73,38 @@ def integration_services():
 
 
 @pytest.fixture(scope="session")
-def integration_queue():
-    """A queue name of this session only; its leftovers are deleted from Redis at the end."""
-    queue = f"trova-it-{uuid.uuid4().hex[:12]}"
-    yield queue
+def integration_queue_prefix():
+    """A queue prefix of this session only (CELERY_QUEUE_PREFIX): every kind's queue is its own,
+    and their leftovers are deleted from Redis at the end."""
+    prefix = f"trova-it-{uuid.uuid4().hex[:12]}-"
+    yield prefix
     if settings.REDIS_URL:
         client = redis.Redis.from_url(settings.REDIS_URL)
-        # The queue, its priority sub-queues and the bindings kombu declared for it.
-        bindings = [f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"]
-        client.delete(queue, *bindings, *client.keys(f"{queue}\x06*"))
+        # The queues, their priority sub-queues and the bindings kombu declared for them.
+        leftovers = [*client.keys(f"{prefix}*"), *client.keys(f"_kombu.binding*{prefix}*")]
+        if leftovers:
+            client.delete(*leftovers)
 
 
 @pytest.fixture
-def celery_queue(integration_services, integration_queue, settings):
-    """Producer side: this process publishes to the session's queue, through the real broker."""
+def celery_queues(integration_services, integration_queue_prefix, settings):
+    """Producer side: this process publishes through the real broker, to the session's queues
+    (one per kind, empty at the start of each test). Yields the prefix."""
     conf = celery_app.conf
-    previous = conf.task_default_queue, conf.task_always_eager
-    settings.CELERY_TASK_DEFAULT_QUEUE = integration_queue
-    conf.task_default_queue = integration_queue
+    previous_eager = conf.task_always_eager
+    settings.CELERY_QUEUE_PREFIX = integration_queue_prefix
     conf.task_always_eager = False
     with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(integration_queue)  # nothing from an earlier test
-    yield integration_queue
-    conf.task_default_queue, conf.task_always_eager = previous
+        for queue in queues_for(QueueKind):
+            conn.default_channel.queue_purge(queue)  # nothing from an earlier test
+    yield integration_queue_prefix
+    conf.task_always_eager = previous_eager
+
+
+@pytest.fixture
+def celery_queue(celery_queues):
+    """The session's pre-fill queue: where a seller's photo waits for a worker."""
+    return queue_name(QueueKind.PREFILL)
 
 
 @pytest.fixture
@@ -105,23 +117,28 @@ def redis_outage(celery_queue, settings):
 
 
 @pytest.fixture
-def start_worker(request, transactional_db, celery_queue, fake_openai, settings, tmp_path):
+def start_worker(request, transactional_db, celery_queues, fake_openai, settings, tmp_path):
     """start_worker() -> a ready CeleryWorker subprocess; every one is killed at teardown."""
     # The web side records the same configuration the worker uses.
     settings.AI_REQUEST_TIMEOUT_SECONDS = REQUEST_TIMEOUT
     settings.AI_TASK_SOFT_TIME_LIMIT = SOFT_TIME_LIMIT
     settings.AI_TASK_TIME_LIMIT = TIME_LIMIT
-    env = _worker_env(queue=celery_queue, openai_base_url=fake_openai.base_url)
+    env = _worker_env(queue_prefix=celery_queues, openai_base_url=fake_openai.base_url)
     workers: list[CeleryWorker] = []
     request.node.stash[WORKER_LOGS] = []
 
-    def start(*, beat: bool = False, **overrides: str) -> CeleryWorker:
+    def start(
+        *, beat: bool = False, kinds: Iterable[QueueKind] = tuple(QueueKind), **overrides: str
+    ) -> CeleryWorker:
         """`beat`: run celery beat inside this worker (-B), as a one-host deployment does;
+        `kinds`: the queues it consumes (default: all, as a one-host deployment does);
         `overrides`: environment variables for this worker only."""
         log = tmp_path / f"worker-{len(workers) + 1}.log"
         request.node.stash[WORKER_LOGS].append(log)
         schedule = tmp_path / f"beat-schedule-{len(workers) + 1}" if beat else None
-        worker = CeleryWorker(env={**env, **overrides}, queue=celery_queue, log=log, beat=schedule)
+        worker = CeleryWorker(
+            env={**env, **overrides}, queues=queues_for(kinds), log=log, beat=schedule
+        )
         workers.append(worker)
         worker.start()
         return worker
@@ -131,7 +148,7 @@ def start_worker(request, transactional_db, celery_queue, fake_openai, settings,
         worker.stop()
 
 
-def _worker_env(*, queue: str, openai_base_url: str) -> dict[str, str]:
+def _worker_env(*, queue_prefix: str, openai_base_url: str) -> dict[str, str]:
     inherited = {
         key: value
         for key, value in os.environ.items()
@@ -144,7 +161,7 @@ def _worker_env(*, queue: str, openai_base_url: str) -> dict[str, str]:
         "DEBUG": "false",
         "DATABASE_URL": _test_database_url(),
         "REDIS_URL": settings.REDIS_URL,
-        "CELERY_QUEUE": queue,
+        "CELERY_QUEUE_PREFIX": queue_prefix,
         "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "PRIVATE_MEDIA_ROOT": str(settings.PRIVATE_MEDIA_ROOT),
@@ -178,15 +195,17 @@ class CeleryWorker:
 
     READY_TIMEOUT = 30.0
 
-    def __init__(self, *, env: dict[str, str], queue: str, log: Path, beat: Path | None = None):
-        self.env, self.queue, self.log, self.beat = env, queue, log, beat
+    def __init__(
+        self, *, env: dict[str, str], queues: list[str], log: Path, beat: Path | None = None
+    ):
+        self.env, self.queues, self.log, self.beat = env, queues, log, beat
         self.nodename = f"trova-it-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         command = [sys.executable, "-m", "celery", "-A", "marketplace", "worker"]
         command += ["--pool", "prefork", "--concurrency", "2", "--without-mingle"]
-        command += ["--without-gossip", "--loglevel", "INFO", "-Q", self.queue]
+        command += ["--without-gossip", "--loglevel", "INFO", "-Q", ",".join(self.queues)]
         command += ["-n", self.nodename]
         if self.beat is not None:  # its schedule file in the test's folder, not the repo
             command += ["--beat", "--schedule", str(self.beat)]

@@ -20,11 +20,12 @@ from psycopg import sql
 from ai_prefill.tests.conftest import (  # noqa: F401 - fixtures
     CeleryWorker,
     _worker_env,
-    celery_queue,
-    integration_queue,
+    celery_queues,
+    integration_queue_prefix,
     integration_services,
 )
 from marketplace.startup import start_refusals
+from marketplace.task_queues import QueueKind, queues_for
 from monitoring.tests.test_integration_metrics import Gunicorn, get
 from tests.outage import closed_port
 
@@ -141,7 +142,7 @@ def unapplied_migration(startup_database):
 def process_env(startup_database, tmp_path):
     """The environment of a production process (DEBUG off) on the module's database, with no
     Redis (no worker or beat for the web's readiness to wait for) unless a test sets REDIS_URL."""
-    env = _worker_env(queue="startup-tests-unused", openai_base_url="http://127.0.0.1:9/v1")
+    env = _worker_env(queue_prefix="startup-tests-unused-", openai_base_url="http://127.0.0.1:9/v1")
     return {
         **env,
         "DATABASE_URL": startup_database[0],
@@ -256,9 +257,10 @@ def test_celery_without_a_secret_key_says_so_in_one_sentence(kind, process_env, 
 
 
 @pytest.mark.integration
-def test_a_healthy_worker_starts(process_env, celery_queue, tmp_path):  # noqa: F811
-    env = {**process_env, "CELERY_QUEUE": celery_queue, "REDIS_URL": django_settings.REDIS_URL}
-    worker = CeleryWorker(env=env, queue=celery_queue, log=tmp_path / "worker.log")
+def test_a_healthy_worker_starts(process_env, celery_queues, tmp_path):  # noqa: F811
+    env = {**process_env, "CELERY_QUEUE_PREFIX": celery_queues}
+    env["REDIS_URL"] = django_settings.REDIS_URL
+    worker = CeleryWorker(env=env, queues=queues_for(QueueKind), log=tmp_path / "worker.log")
     try:
         worker.start()  # fails the test unless the worker logs "<node> ready."
     finally:
@@ -266,9 +268,10 @@ def test_a_healthy_worker_starts(process_env, celery_queue, tmp_path):  # noqa: 
 
 
 @pytest.mark.integration
-def test_a_healthy_beat_starts_and_ticks(process_env, celery_queue, tmp_path):  # noqa: F811
-    # Its tasks go to this session's queue; DEBUG logs for beat's "Waking up in ..." line.
-    env = {**process_env, "CELERY_QUEUE": celery_queue, "REDIS_URL": django_settings.REDIS_URL}
+def test_a_healthy_beat_starts_and_ticks(process_env, celery_queues, tmp_path):  # noqa: F811
+    # Its tasks go to this session's queues; DEBUG logs for beat's "Waking up in ..." line.
+    env = {**process_env, "CELERY_QUEUE_PREFIX": celery_queues}
+    env["REDIS_URL"] = django_settings.REDIS_URL
     env["LOG_LEVEL"] = "DEBUG"
     command = [sys.executable, "-m", "celery", "-A", "marketplace", "beat", "--loglevel", "DEBUG"]
     command += ["--schedule", str(tmp_path / "beat-schedule")]

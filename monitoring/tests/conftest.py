@@ -6,7 +6,8 @@ from django.conf import settings as django_settings
 
 from ai_prefill.tests.conftest import (  # noqa: F401 - fixtures and the hook that shows worker logs
     celery_queue,
-    integration_queue,
+    celery_queues,
+    integration_queue_prefix,
     integration_services,
     pytest_runtest_makereport,
     redis_outage,

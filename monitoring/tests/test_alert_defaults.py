@@ -227,7 +227,7 @@ def test_cost_today_fires_over_the_budget_and_resolves_at_midnight(seller, run_a
 
 @pytest.mark.parametrize(
     ("key", "kind", "down_for"),
-    [("worker-heartbeat", "worker", 3 * MINUTE), ("beat-heartbeat", "beat", 4 * MINUTE)],
+    [("worker-heartbeat", "worker-prefill", 3 * MINUTE), ("beat-heartbeat", "beat", 4 * MINUTE)],
 )
 def test_a_silent_heartbeat_fires_and_resolves_when_it_beats_again(run_alerts, key, kind, down_for):
     down_from, down_until = T0 + MINUTE, T0 + MINUTE + down_for
@@ -249,7 +249,7 @@ def test_a_heartbeat_never_recorded_fires():
     with time_machine.travel(T0, tick=False):
         assert [e.to_status for e in alerts_evaluate()] == ["pending", "firing"]
     state = AlertRule.objects.get(key="worker-heartbeat").state
-    assert state.last_value == float("inf") and state.note == "no worker heartbeat recorded"
+    assert state.last_value == float("inf") and state.note == "no worker-prefill heartbeat recorded"
 
 
 # --- Thumbs down ---------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.migrations.recorder import MigrationRecorder
 
-from monitoring.heartbeats import heartbeat_record
+from marketplace.task_queues import QueueKind, queue_name
+from monitoring.heartbeats import heartbeat_age_seconds, heartbeat_record, worker_kind
 from monitoring.readiness import migrations_check_forget
 from tests.outage import RedisOutage, closed_port
 
@@ -170,9 +171,27 @@ def test_readyz_is_503_with_no_worker(anon_client, redis_cache, celery_queue):
     assert body["checks"]["beat"]["status"] == "ok"
     assert body["checks"]["worker"] == {
         "status": "fail",
-        "detail": "no worker heartbeat ever seen",
+        "detail": "no worker-prefill heartbeat ever seen",
         "ms": body["checks"]["worker"]["ms"],
     }
+
+
+@pytest.mark.integration
+def test_readyz_is_503_when_no_worker_consumes_the_prefill_queue(
+    anon_client, redis_cache, start_worker
+):
+    """Workers for every other kind, and beat, are up: sellers' photos still wait for nobody."""
+    others = [kind for kind in QueueKind if kind != QueueKind.PREFILL]
+    start_worker(beat=True, kinds=others)
+    deadline = time.monotonic() + 20
+    while heartbeat_age_seconds(kind="beat") is None and time.monotonic() < deadline:
+        time.sleep(0.2)  # beat records its first heartbeat on its first tick
+    response = anon_client.get("/readyz")
+    checks = response.json()["checks"]
+    assert response.status_code == 503, checks
+    assert checks["beat"]["status"] == checks["queue"]["status"] == "ok"
+    assert checks["worker"]["detail"] == "no worker-prefill heartbeat ever seen"
+    assert heartbeat_age_seconds(kind="worker") < 20  # a worker is alive, only not for sellers
 
 
 @pytest.mark.integration
@@ -194,9 +213,11 @@ def test_readyz_is_200_with_a_real_worker_and_beat(anon_client, redis_cache, sta
 def test_readyz_is_503_when_the_queue_is_longer_than_the_limit(
     anon_client, redis_cache, celery_queue, settings
 ):
-    heartbeat_record(kind="worker")
+    heartbeat_record(kind="worker", also=(worker_kind(QueueKind.PREFILL),))
     heartbeat_record(kind="beat")
     settings.READINESS_QUEUE_MAX_LENGTH = 2
+    # Eval runs waiting on their own queue do not count: they delay no seller.
+    redis.Redis.from_url(settings.REDIS_URL).rpush(queue_name(QueueKind.EVALS), *"abcdefgh")
     redis.Redis.from_url(settings.REDIS_URL).rpush(celery_queue, "a", "b", "c")
     response = anon_client.get("/readyz")
     assert response.status_code == 503

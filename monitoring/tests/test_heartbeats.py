@@ -5,10 +5,13 @@ import time
 import pytest
 import time_machine
 from celery.beat import ScheduleEntry
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from marketplace.celery import app as celery_app
+from marketplace.task_queues import QueueKind
 from monitoring.heartbeat_sources import HeartbeatScheduler
-from monitoring.heartbeats import heartbeat_age_seconds, heartbeat_record, this_host
+from monitoring.heartbeats import heartbeat_age_seconds, heartbeat_record, this_host, worker_kind
 
 
 def test_a_kind_never_seen_has_no_age():
@@ -57,7 +60,7 @@ def test_a_real_worker_and_beat_record_their_own_heartbeats(redis_cache, start_w
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and heartbeat_age_seconds(kind="beat") is None:
         time.sleep(0.2)
-    for kind in ("worker", "beat"):
+    for kind in ("worker", "beat", *(worker_kind(queue_kind) for queue_kind in QueueKind)):
         assert heartbeat_age_seconds(kind=kind) < 20, kind
         assert heartbeat_age_seconds(kind=kind, host=this_host()) < 20, kind
 
@@ -67,3 +70,18 @@ def test_a_worker_without_beat_records_only_its_own(redis_cache, start_worker):
     start_worker()
     assert heartbeat_age_seconds(kind="worker") < 20  # recorded as the consumer started
     assert heartbeat_age_seconds(kind="beat") is None
+
+
+@pytest.mark.integration
+def test_a_worker_records_the_queue_kinds_it_consumes_and_no_other(redis_cache, start_worker):
+    start_worker(kinds=[QueueKind.MAINTENANCE, QueueKind.EMAIL])
+    assert heartbeat_age_seconds(kind="worker") < 20
+    assert heartbeat_age_seconds(kind="worker-maintenance") < 20
+    assert heartbeat_age_seconds(kind="worker-email", host=this_host()) < 20
+    assert heartbeat_age_seconds(kind="worker-prefill") is None
+    assert heartbeat_age_seconds(kind="worker-evals") is None
+    # The container's own check of that worker passes (docker-compose's health check).
+    call_command("monitoring_heartbeat_check", "--kind", "worker")
+    call_command("monitoring_heartbeat_check", "--kind", "worker-maintenance")
+    with pytest.raises(CommandError, match="No worker-prefill heartbeat ever seen"):
+        call_command("monitoring_heartbeat_check", "--kind", "worker-prefill")

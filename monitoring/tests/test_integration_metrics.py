@@ -108,10 +108,10 @@ def metric_dirs(tmp_path):
 
 
 @pytest.fixture
-def gunicorn(request, tmp_path, metric_dirs, celery_queue, fake_openai):
+def gunicorn(request, tmp_path, metric_dirs, celery_queues, fake_openai):
     web, worker = metric_dirs
     env = {
-        **_worker_env(queue=celery_queue, openai_base_url=fake_openai.base_url),
+        **_worker_env(queue_prefix=celery_queues, openai_base_url=fake_openai.base_url),
         "PROMETHEUS_MULTIPROC_DIR": str(web),
         "METRICS_SCRAPE_DIRS": f"{web},{worker}",
         "METRICS_BEARER_TOKEN": TOKEN,

@@ -21,6 +21,7 @@ from marketplace.log_context import log_context, log_context_bound
 from marketplace.models import OutboxMessage
 from marketplace.outbox import outbox_relay
 from marketplace.sample_images import render_item
+from marketplace.task_queues import QueueKind
 from monitoring.logs import JsonFormatter, LogContextFilter, TextFormatter
 from monitoring.receivers_logs import HEADER
 from monitoring.request_id import request_id_for
@@ -47,7 +48,7 @@ def log_lines():
     root.setLevel(previous_level)
 
 
-@shared_task(name="monitoring.tests.say_where_i_am")
+@shared_task(name="monitoring.tests.say_where_i_am", queue_kind=QueueKind.MAINTENANCE)
 def say_where_i_am() -> None:
     logging.getLogger("monitoring.tests").info("inside the task")
 

@@ -6,6 +6,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 
+from marketplace.task_queues import QueueKind, queue_name, queues_for
 from monitoring.drift_services import drift_report_build
 from monitoring.heartbeats import heartbeat_record
 from monitoring.tests.drift_factories import reference_generate, runs_generate
@@ -51,25 +52,36 @@ def test_the_latest_drift_report_gives_psi_and_drifted_per_dimension(read, selle
 
 
 @pytest.fixture
-def broker_queue(request, settings):
-    """A queue name of this test on the real Redis (REDIS_URL), emptied before and after."""
+def broker_queues(request, settings):
+    """Queues of this test on the real Redis (REDIS_URL, a prefix of its own), emptied before
+    and after; yields the Redis client."""
     request.getfixturevalue("integration_services")  # skips without PostgreSQL and Redis
-    queue = f"trova-metrics-{request.node.name[:20]}"
     settings.REDIS_URL = django_settings.REDIS_URL
-    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    settings.CELERY_QUEUE_PREFIX = f"trova-metrics-{request.node.name[:20]}-"
     client = redis.Redis.from_url(django_settings.REDIS_URL)
-    names = [queue, *(f"{queue}\x06\x16{p}" for p in (3, 6, 9))]
+    names = [
+        f"{queue}{suffix}"
+        for queue in queues_for(QueueKind)
+        for suffix in ("", *(f"\x06\x16{p}" for p in (3, 6, 9)))
+    ]
     client.delete(*names)
-    yield client, queue
+    yield client
     client.delete(*names)
 
 
-def test_the_queue_length_counts_every_priority_list_of_the_queue(read, broker_queue):
-    client, queue = broker_queue
-    assert read().value("trova_celery_queue_length", queue=queue) == 0
-    client.rpush(queue, "a", "b", "c")
-    client.rpush(f"{queue}\x06\x166", "urgent")
-    assert read().value("trova_celery_queue_length", queue=queue) == 4
+def test_the_queue_length_counts_every_priority_list_of_each_kinds_queue(read, broker_queues):
+    client = broker_queues
+    before = read()
+    assert {kind: before.value("trova_celery_queue_length", queue=kind) for kind in QueueKind} == {
+        kind: 0 for kind in QueueKind
+    }
+    client.rpush(queue_name(QueueKind.PREFILL), "a", "b", "c")
+    client.rpush(f"{queue_name(QueueKind.PREFILL)}\x06\x166", "urgent")
+    client.rpush(queue_name(QueueKind.EVALS), "a run of 500 cases")
+    after = read()
+    assert after.value("trova_celery_queue_length", queue="prefill") == 4
+    assert after.value("trova_celery_queue_length", queue="evals") == 1
+    assert after.value("trova_celery_queue_length", queue="maintenance") == 0
 
 
 def test_an_unreachable_broker_leaves_the_queue_length_out(read, settings):

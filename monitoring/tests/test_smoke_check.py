@@ -26,8 +26,9 @@ from rest_framework.authtoken.models import Token
 from ai_prefill.models import PrefillRun
 from listings.tests.factories import ListingFactory
 from marketplace.photos import ALLOWED_HUMAN
+from marketplace.task_queues import QueueKind
 from marketplace.urls import urlpatterns as site_urlpatterns
-from monitoring.heartbeats import heartbeat_record
+from monitoring.heartbeats import heartbeat_record, worker_kind
 from monitoring.readiness import migrations_check_forget
 from tests.fake_openai import DEFAULT_DRAFT, Behaviour
 from tests.outage import closed_port
@@ -80,8 +81,9 @@ def _no_token_unless_given(monkeypatch):
 @pytest.fixture
 def healthy_site(live_server):
     """The live server with what a healthy deployment has: a worker and beat that recorded
-    their heartbeats (readiness reads them from the cache, which the server shares)."""
-    heartbeat_record(kind="worker")
+    their heartbeats (readiness reads them from the cache, which the server shares); the worker
+    consumes the pre-fill queue, which is what readiness asks for."""
+    heartbeat_record(kind="worker", also=(worker_kind(QueueKind.PREFILL),))
     heartbeat_record(kind="beat")
     return live_server.url
 

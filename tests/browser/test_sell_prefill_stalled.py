@@ -43,16 +43,18 @@ def photo(tmp_path):
 
 @pytest.fixture
 def no_worker(settings):
-    """Runs are queued through the real broker to a queue nobody consumes: they never finish."""
+    """Runs are queued through the real broker to queues nobody consumes: they never finish."""
     conf = celery_app.conf
-    queue = f"trova-nobody-{uuid.uuid4().hex[:12]}"
-    previous = conf.task_default_queue, conf.task_always_eager
-    conf.task_default_queue, conf.task_always_eager = queue, False
+    prefix = f"trova-nobody-{uuid.uuid4().hex[:12]}-"
+    previous_eager = conf.task_always_eager
+    settings.CELERY_QUEUE_PREFIX, conf.task_always_eager = prefix, False
     yield
-    conf.task_default_queue, conf.task_always_eager = previous
+    conf.task_always_eager = previous_eager
     if settings.REDIS_URL:
         client = redis.Redis.from_url(settings.REDIS_URL)
-        client.delete(queue, f"_kombu.binding.{queue}", *client.keys(f"{queue}\x06*"))
+        leftovers = [*client.keys(f"{prefix}*"), *client.keys(f"_kombu.binding*{prefix}*")]
+        if leftovers:
+            client.delete(*leftovers)
 
 
 def open_sell(page, log_in, user) -> None:

@@ -2,6 +2,7 @@
 
 Exit codes: 0 the gate passed; 1 a must-pass case failed, a floor was breached, or a field
 regressed significantly against the baseline; 2 the run itself broke. See docs/evals.md.
+With --enqueue the run goes to the evals queue instead: 0 queued, 2 nothing queued.
 """
 
 import sys
@@ -13,11 +14,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ai_prefill.evals.gate import gate_checks_describe, gate_policy_for
+from ai_prefill.evals.queueing import eval_run_enqueue
 from ai_prefill.evals.reports import FORMATS, reports_write
 from ai_prefill.evals.runner import CACHE_MODES, EvalRunBroken, eval_config_for, eval_run_execute
 from ai_prefill.models import PromptVersion
 from ai_prefill.prompt_registry import prompt_version_production, prompt_versions_sync
 from ai_prefill.rollout import production_config
+from marketplace.task_queues import QueueKind, queue_name
 
 EXIT_PASSED, EXIT_GATE_FAILED, EXIT_BROKEN = 0, 1, 2
 
@@ -56,8 +59,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--output-dir", default="reports/evals")
         parser.add_argument("--price-tolerance", type=float, default=0.30)  # fmt: skip
+        parser.add_argument(
+            "--enqueue",
+            action="store_true",
+            help="queue the run for an evals worker and return at once (no reports, no gate); "
+            "see it in the admin's eval runs",
+        )
 
     def handle(self, *args, **options):
+        if options["enqueue"]:
+            return self._enqueue(options)
         console = Console(stderr=False)
         try:
             config = self._config(options)
@@ -94,6 +105,27 @@ class Command(BaseCommand):
         for reason in run.gate_reasons:
             self.stdout.write(f"  - {reason}")
         sys.exit(EXIT_GATE_FAILED)
+
+    def _enqueue(self, options) -> None:
+        """The same configuration, run by an evals worker (ai_prefill/evals/queueing.py)."""
+        try:
+            config = self._config(options)
+            run = eval_run_enqueue(
+                prompt_version=config.prompt_version,
+                provider=config.provider,
+                model=config.model,
+                tags=config.tags,
+                limit=config.limit,
+                repeats=config.repeats,
+            )
+        except EvalRunBroken as exc:
+            self.stderr.write(f"run_evals: nothing queued: {exc}")
+            sys.exit(EXIT_BROKEN)
+        self.stdout.write(
+            f"queued eval run {run.pk}: {run.prompt_version.label}, {run.provider}/{run.model}, "
+            f"tags {list(run.tags) or 'none'}, limit {run.limit or 'none'}, repeats {run.repeats}, "
+            f"on queue {queue_name(QueueKind.EVALS)!r}"
+        )
 
     def _write_gate_checks(self, run) -> None:
         checks = gate_checks_describe(
