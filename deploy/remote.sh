@@ -63,7 +63,9 @@ prepare() {
 
 migrate() {
   local image=$1
-  TROVA_IMAGE=$image docker compose run --rm web python manage.py migrate --noinput
+  # The compose file's one-shot `migrate` service (`manage.py migrate --noinput`): not `run web`,
+  # which would start web's dependencies, that same service among them, first.
+  TROVA_IMAGE=$image docker compose run --rm migrate
 }
 
 switch() {

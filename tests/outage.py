@@ -5,6 +5,8 @@ Used in-process (the test client, or live_server's threads share this process's 
 """
 
 import socket
+import threading
+from contextlib import contextmanager
 
 from marketplace.celery import app as celery_app
 
@@ -13,6 +15,29 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]  # closed again on leaving: nothing listens there
+
+
+@contextmanager
+def hung_server():
+    """A local port that accepts connections and never answers, like a Redis stuck on a full
+    disk or a wedged process behind a live socket; yields the port."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def accept_forever():
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:  # closed on leaving
+                return
+
+    threading.Thread(target=accept_forever, daemon=True).start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+        for conn in accepted:
+            conn.close()
 
 
 def point_broker_at(url: str) -> None:

@@ -100,7 +100,7 @@ def test_release_pulls_everywhere_migrates_once_then_switches_host_by_host(hosts
         "web1 2222222 docker-compose.yml compose pull --quiet --ignore-buildable",
         f"web2 none docker-compose.yml pull --quiet {NEW}",
         "web2 2222222 docker-compose.yml compose pull --quiet --ignore-buildable",
-        "web1 2222222 docker-compose.yml compose run --rm web python manage.py migrate --noinput",
+        "web1 2222222 docker-compose.yml compose run --rm migrate",
         f"web1 2222222 docker-compose.yml {UP}",
         f"web2 2222222 docker-compose.yml {UP}",
     ]
@@ -172,3 +172,19 @@ def test_release_refuses_a_bad_environment_or_image_before_touching_a_host(hosts
 
     assert (result.returncode, result.stderr.strip()) == (1, message)
     assert _docker_calls(hosts) == []
+
+
+def test_staging_runs_the_staging_override_on_top_of_the_compose_file(hosts):
+    result = _deploy(hosts, "release.sh", "staging", NEW)
+
+    assert result.returncode == 0, result.stderr
+    files = "docker-compose.yml:docker-compose.staging.yml"
+    assert _docker_calls(hosts)[-3:] == [
+        f"web1 2222222 {files} compose run --rm migrate",
+        f"web1 2222222 {files} {UP}",
+        f"web2 2222222 {files} {UP}",
+    ]
+    for host in HOSTS:
+        for name in ("docker-compose.yml", "docker-compose.staging.yml"):
+            copied = (_folder(hosts, host) / name).read_bytes()
+            assert copied == (ROOT / name).read_bytes(), (host, name)

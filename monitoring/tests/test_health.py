@@ -1,7 +1,5 @@
 """/healthz (liveness, no dependencies) and /readyz (readiness: 503 when a dependency fails)."""
 
-import socket
-import threading
 import time
 
 import pytest
@@ -13,7 +11,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from marketplace.task_queues import QueueKind, queue_name
 from monitoring.heartbeats import heartbeat_age_seconds, heartbeat_record, worker_kind
 from monitoring.readiness import migrations_check_forget
-from tests.outage import RedisOutage, closed_port
+from tests.outage import RedisOutage, closed_port, hung_server
 
 
 @pytest.fixture(autouse=True)
@@ -26,21 +24,8 @@ def _migrations_checked_afresh():
 @pytest.fixture
 def hung_redis():
     """A local server that accepts connections and never answers, like a Redis stuck on disk."""
-    server = socket.create_server(("127.0.0.1", 0))
-    accepted = []
-
-    def accept_forever():
-        while True:
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept_forever, daemon=True).start()
-    yield server.getsockname()[1]
-    server.close()
-    for conn in accepted:
-        conn.close()
+    with hung_server() as port:
+        yield port
 
 
 @pytest.fixture

@@ -10,10 +10,8 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -31,7 +29,7 @@ from marketplace.urls import urlpatterns as site_urlpatterns
 from monitoring.heartbeats import heartbeat_record, worker_kind
 from monitoring.readiness import migrations_check_forget
 from tests.fake_openai import DEFAULT_DRAFT, Behaviour
-from tests.outage import closed_port
+from tests.outage import closed_port, hung_server
 
 ROOT = Path(__file__).resolve().parents[2]
 LINE = re.compile(r"(?P<name>\S+) +(?P<status>ok|FAILED|skipped) +(?P<ms>\d+ ms|-)  (?P<detail>.*)")
@@ -145,27 +143,14 @@ def test_fails_against_a_port_with_nothing_listening():
 
 
 @pytest.fixture
-def hung_server():
+def silent_site():
     """Accepts connections and never answers, like a wedged process behind a live socket."""
-    server = socket.create_server(("127.0.0.1", 0))
-    accepted = []
-
-    def accept_forever():
-        while True:
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    server.close()
-    for conn in accepted:
-        conn.close()
+    with hung_server() as port:
+        yield f"http://127.0.0.1:{port}"
 
 
-def test_a_site_that_never_answers_fails_within_the_timeout(hung_server):
-    code, checks, _ = smoke("--base-url", hung_server, "--timeout", "0.3")
+def test_a_site_that_never_answers_fails_within_the_timeout(silent_site):
+    code, checks, _ = smoke("--base-url", silent_site, "--timeout", "0.3")
     assert code == 1
     assert checks["healthz"] == ("FAILED", "no answer: no answer within 0.3 s (timeout)")
     assert checks["readyz"] == ("FAILED", NOT_TRIED)
