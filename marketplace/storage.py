@@ -60,6 +60,24 @@ class PrivateFileSystemStorage(FileSystemStorage):
         raise ValueError("Private files have no public URL; serve them through a checked view.")
 
 
+def media_buckets() -> list[tuple[str, Storage]]:
+    """The object-storage buckets the media storages use, each once with a storage on it
+    ([] when the files are on local disk)."""
+    found = {}
+    for alias in ("default", "private"):
+        backend = storages[alias]
+        bucket = getattr(backend, "bucket_name", None)  # django-storages' S3Storage has one
+        if bucket:
+            found.setdefault(bucket, backend)
+    return list(found.items())
+
+
+def media_bucket_probe(bucket: str, backend: Storage) -> None:
+    """HEAD the bucket: raises the store's error when it is missing, not ours (403), or
+    unreachable. What readiness asks before the site takes a seller's photo."""
+    backend.connection.meta.client.head_bucket(Bucket=bucket)
+
+
 @deconstructible
 class PrivateMediaStorage(Storage):
     """The "private" entry of settings.STORAGES, looked up on every call, so a model field can

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 
 from marketplace.celery import app as celery_app
 from marketplace.migrations_state import unapplied_migrations
+from marketplace.storage import media_bucket_probe, media_buckets
 from marketplace.task_queues import QueueKind, queue_name
 
 from .heartbeats import heartbeat_age_seconds, worker_kind
@@ -47,7 +48,12 @@ def readiness_report() -> dict:
         migrations = Check(FAIL, "not checked: the database is unreachable")
     else:
         migrations = _timed(_check_migrations)
-    checks = {"database": database, "migrations": migrations, **_task_checks()}
+    checks = {
+        "database": database,
+        "migrations": migrations,
+        "storage": _timed(_check_storage),
+        **_task_checks(),
+    }
     failed = any(check.status == FAIL for check in checks.values())
     return {
         "status": FAIL if failed else OK,
@@ -105,6 +111,37 @@ def _check_migrations() -> Check:
 def migrations_check_forget() -> None:
     """Check the migrations again at the next probe (tests; after migrating in this process)."""
     _migrations_memo.clear()
+
+
+# --- Object storage ------------------------------------------------------------------------------
+
+
+def _check_storage() -> Check:
+    """Every media bucket answers a HEAD. A store that hangs gets READINESS_TIMEOUT_SECONDS in
+    all: the calls run in a thread of their own (botocore's own timeouts are for uploads, and
+    longer), which is left to finish in the background."""
+    buckets = media_buckets()
+    if not buckets:
+        return Check(SKIPPED, "skipped: photos are on local disk (no object storage configured)")
+    outcome: dict = {}
+
+    def probe():
+        try:
+            for bucket, backend in buckets:
+                media_bucket_probe(bucket, backend)
+        except Exception as exc:  # noqa: BLE001 - reported by the check
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=probe, name="readiness-storage", daemon=True)
+    thread.start()
+    thread.join(settings.READINESS_TIMEOUT_SECONDS)
+    names = ", ".join(bucket for bucket, _ in buckets)
+    if thread.is_alive():
+        timeout = settings.READINESS_TIMEOUT_SECONDS
+        return Check(FAIL, f"no answer from the object storage within {timeout:g} s ({names})")
+    if "error" in outcome:
+        return Check(FAIL, _describe(outcome["error"]))
+    return Check(OK, f"bucket(s) answer: {names}")
 
 
 # --- Broker, queue and heartbeats ----------------------------------------------------------------

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -37,7 +38,9 @@ from marketplace.sample_images import render_item
 from marketplace.storage_s3 import PrivateS3Storage, PublicS3Storage
 from marketplace.storage_settings import media_storages
 from marketplace.tests import corpus
+from monitoring.readiness import readiness_report
 from tests.fake_openai import Behaviour
+from tests.outage import hung_server
 from tests.s3 import (
     ACCESS_KEY,
     REGION,
@@ -402,3 +405,49 @@ def test_settings_switch_media_to_object_storage_on_the_bucket_variable():
     # SERVE_MEDIA=true is overruled: nothing local to serve.
     assert s3["serve_media"] is False and s3["media_route"] is False
     assert s3["img_src"] == ["'self'", "data:", "blob:", "http://127.0.0.1:9000"]
+
+
+# --- readiness: the buckets answer ----------------------------------------------------------------
+
+
+def test_readiness_asks_every_media_bucket(s3):
+    check = readiness_report()["checks"]["storage"]
+
+    assert check["status"] == "ok"
+    assert check["detail"] == f"bucket(s) answer: {s3.public}, {s3.private}"
+
+
+def test_readiness_fails_naming_the_error_when_a_bucket_is_gone(s3):
+    s3.server.client().delete_bucket(Bucket=s3.private)
+
+    report = readiness_report()
+
+    assert report["status"] == "fail"
+    check = report["checks"]["storage"]
+    assert check["status"] == "fail"
+    assert check["detail"].startswith("ClientError: An error occurred (404)"), check["detail"]
+
+
+def test_readiness_gives_a_hung_store_one_timeout_and_fails(settings, monkeypatch):
+    settings.READINESS_TIMEOUT_SECONDS = 0.5
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    with hung_server() as port:
+        settings.STORAGES = {
+            **media_storages(bucket="trova-media", endpoint_url=f"http://127.0.0.1:{port}"),
+            "staticfiles": settings.STORAGES["staticfiles"],
+        }
+        started = time.monotonic()
+        check = readiness_report()["checks"]["storage"]
+        elapsed = time.monotonic() - started
+
+    assert check["status"] == "fail"
+    assert check["detail"] == "no answer from the object storage within 0.5 s (trova-media)"
+    assert elapsed < 2.0  # one timeout, not botocore's 20 s read timeout times its retries
+
+
+def test_readiness_skips_the_storage_check_on_local_disk():
+    check = readiness_report()["checks"]["storage"]
+
+    assert check["status"] == "skipped"
+    assert check["detail"] == "skipped: photos are on local disk (no object storage configured)"

@@ -116,7 +116,8 @@ def test_passes_against_a_healthy_site_with_a_real_prefill(
         "healthz": ("ok", "200"),
         "readyz": (
             "ok",
-            "200: database ok, migrations ok, broker ok, queue ok, worker ok, beat ok",
+            "200: database ok, migrations ok, storage skipped, broker ok, queue ok, worker ok, "
+            "beat ok",
         ),
         "page": ("ok", checks["page"][1]),
         "api": ("ok", "200: 1 listing(s) on the first page, 1 in all"),
