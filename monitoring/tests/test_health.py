@@ -190,7 +190,12 @@ def test_readyz_is_200_with_a_real_worker_and_beat(anon_client, redis_cache, sta
         time.sleep(0.2)  # beat records its first heartbeat on its first tick
     body = response.json()
     assert response.status_code == 200, body
-    assert {check["status"] for check in body["checks"].values()} == {"ok"}
+    statuses = {name: check["status"] for name, check in body["checks"].items()}
+    # Photos are on local disk here: the object storage check has nothing to ask.
+    assert statuses == {
+        **dict.fromkeys(("database", "migrations", "broker", "queue", "worker", "beat"), "ok"),
+        "storage": "skipped",
+    }
 
 
 @pytest.mark.integration
