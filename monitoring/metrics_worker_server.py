@@ -89,7 +89,7 @@ def worker_metrics_server_start(
     """Serve in a daemon thread; None, with an error logged, when the port cannot be bound."""
     try:
         server = WorkerMetricsServer((bind, port), token=token, folders=folders)
-    except OSError:
+    except (OSError, OverflowError):  # taken, not an address of this host, or not a port
         logger.exception("worker metrics: cannot listen on %s:%s; the worker runs on", bind, port)
         return None
     thread = threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True)

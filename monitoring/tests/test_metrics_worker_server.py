@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from celery.signals import worker_ready, worker_shutdown
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 
 from monitoring.metrics_worker_server import (
@@ -97,3 +98,65 @@ def test_the_folders_are_the_workers_own_then_the_scrape_dirs_once_each(settings
     settings.PROMETHEUS_MULTIPROC_DIR = ""
     settings.METRICS_SCRAPE_DIRS = []
     assert worker_metrics_folders() == ()
+
+
+def test_a_number_that_is_no_port_is_logged_and_no_server_starts(folder, caplog):
+    with caplog.at_level(logging.ERROR, logger="monitoring.metrics_worker_server"):
+        running = worker_metrics_server_start(
+            bind="127.0.0.1", port=70000, token=TOKEN, folders=(str(folder),)
+        )
+    assert running is None
+    assert "cannot listen on 127.0.0.1:70000" in caplog.text
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _refused(url: str) -> bool:
+    try:
+        get(url)
+    except urllib.error.URLError as error:
+        return isinstance(error.reason, ConnectionRefusedError)
+    return False
+
+
+@pytest.fixture
+def worker_settings(settings, folder):
+    """A worker's settings with the port on; the signals are sent by the test, as Celery's
+    parent sends them."""
+    settings.WORKER_METRICS_PORT = _free_port()
+    settings.WORKER_METRICS_BIND = "127.0.0.1"
+    settings.METRICS_BEARER_TOKEN = TOKEN
+    settings.PROMETHEUS_MULTIPROC_DIR = str(folder)
+    settings.METRICS_SCRAPE_DIRS = []
+    yield settings
+    worker_shutdown.send(sender=None)
+
+
+def test_worker_ready_starts_the_server_and_worker_shutdown_stops_it(worker_settings):
+    url = f"http://127.0.0.1:{worker_settings.WORKER_METRICS_PORT}/metrics"
+    worker_ready.send(sender=None)
+    status, _, body = get(url, f"Bearer {TOKEN}")
+    assert status == 200 and "trova_prefill_runs_finished_total" in body
+    worker_shutdown.send(sender=None)
+    assert _refused(url)
+
+
+@pytest.mark.parametrize(
+    ("setting", "error"),
+    [
+        ("METRICS_BEARER_TOKEN", "without METRICS_BEARER_TOKEN"),
+        ("PROMETHEUS_MULTIPROC_DIR", "needs PROMETHEUS_MULTIPROC_DIR"),
+    ],
+)
+def test_without_a_token_or_a_folder_no_port_opens_and_an_error_says_why(
+    worker_settings, caplog, setting, error
+):
+    setattr(worker_settings, setting, "")
+    with caplog.at_level(logging.ERROR, logger="monitoring.metrics_worker_server"):
+        worker_ready.send(sender=None)
+    assert error in caplog.text
+    assert _refused(f"http://127.0.0.1:{worker_settings.WORKER_METRICS_PORT}/metrics")
