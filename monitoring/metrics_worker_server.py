@@ -13,6 +13,7 @@ cannot be bound is logged and the worker runs on: metrics are not worth a dead w
 
 import logging
 import os
+import socketserver
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,6 +43,12 @@ class WorkerMetricsServer(ThreadingHTTPServer):
         # One merger per process (metrics_exposition._merger) keeps an index of the files it
         # read; two scrapes at once would update it together.
         self._render_lock = threading.Lock()
+
+    def server_bind(self):
+        # HTTPServer's own also looks this host's name up (a DNS query that can hang the
+        # worker's start where DNS is slow) only to fill server_name, which nothing here reads.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 
     def render(self) -> bytes:
         with self._render_lock:
