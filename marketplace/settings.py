@@ -407,6 +407,11 @@ PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 METRICS_SCRAPE_DIRS = env.list(
     "METRICS_SCRAPE_DIRS", default=[PROMETHEUS_MULTIPROC_DIR] if PROMETHEUS_MULTIPROC_DIR else []
 )
+# A worker host's own /metrics: the Celery worker's parent serves its folders on this port
+# (monitoring/metrics_worker_server.py); unset: no port. All interfaces, so Prometheus on another
+# host can reach it; the bearer token guards it.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=None)
+WORKER_METRICS_BIND = env.str("WORKER_METRICS_BIND", default="0.0.0.0")  # noqa: S104
 # Pre-fill provider calls as OpenTelemetry spans to this OTLP/HTTP endpoint; unset: no tracing.
 OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
 

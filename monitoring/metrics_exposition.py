@@ -51,4 +51,10 @@ def metrics_render() -> bytes:
     collected = generate_latest(_collectors_registry(bool(paths)))
     if not paths:
         return collected
-    return _merger(paths).render(multiproc_files(paths)) + collected
+    return multiproc_render(paths) + collected
+
+
+def multiproc_render(paths: tuple[str, ...]) -> bytes:
+    """What the processes writing to these folders counted, merged as one set of processes
+    (the part of a scrape that is not read from shared state at scrape time)."""
+    return _merger(paths).render(multiproc_files(paths))

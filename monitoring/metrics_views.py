@@ -15,6 +15,8 @@ from django.views.decorators.http import require_GET
 from .metrics_exposition import CONTENT_TYPE, metrics_render
 
 BEARER = "Bearer "
+# The challenge of a 401, here and on a worker host's own /metrics (metrics_worker_server.py).
+BEARER_CHALLENGE = 'Bearer realm="metrics"'
 
 
 @never_cache
@@ -23,13 +25,14 @@ def metrics_view(request):
     expected = settings.METRICS_BEARER_TOKEN
     if not expected:
         raise Http404("Metrics are off (no METRICS_BEARER_TOKEN).")
-    if not _token_matches(request.headers.get("Authorization", ""), expected):
+    if not bearer_token_matches(request.headers.get("Authorization", ""), expected):
         response = HttpResponse("A valid bearer token is required.\n", status=401)
-        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        response["WWW-Authenticate"] = BEARER_CHALLENGE
         return response
     return HttpResponse(metrics_render(), content_type=CONTENT_TYPE)
 
 
-def _token_matches(header: str, expected: str) -> bool:
+def bearer_token_matches(header: str, expected: str) -> bool:
+    """Does an Authorization header carry the expected bearer token? (constant time)"""
     given = header[len(BEARER) :] if header.startswith(BEARER) else ""
     return hmac.compare_digest(given.encode(), expected.encode())
