@@ -106,10 +106,14 @@ def test_photos_and_metrics_are_shared_volumes(compose):
         assert f"private-media:{env['PRIVATE_MEDIA_ROOT']}" in volumes, name
         assert "metrics:/run/trova-metrics" in volumes, name
     scraped = services["web"]["environment"]["METRICS_SCRAPE_DIRS"].split(",")
+    # A worker host without web: worker-prefill's own port serves every worker's folder.
+    worker_host = services["worker-prefill"]["environment"]["METRICS_SCRAPE_DIRS"].split(",")
     for name, service in services.items():
         own = service.get("environment", {}).get("PROMETHEUS_MULTIPROC_DIR")
         if own:
             assert own in scraped, f"{name} writes metrics the web's /metrics never merges"
+            if name.startswith("worker-"):
+                assert own in worker_host, f"{name}'s metrics are lost on a host without web"
 
 
 def test_the_image_is_chosen_by_trova_image(compose):
