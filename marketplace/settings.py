@@ -218,7 +218,8 @@ OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
 # "responses" (OpenAI) or "chat" (Chat Completions, better supported by compatible servers).
 OPENAI_API_STYLE = env.str("OPENAI_API_STYLE", default="responses")
 # No key: the offline baseline, so a laptop demo never needs the network.
-AI_PROVIDER = env.str("AI_PROVIDER", default="openai" if OPENAI_API_KEY else "baseline")
+# Empty counts as unset: docker-compose passes `AI_PROVIDER: ${AI_PROVIDER:-}` when .env has none.
+AI_PROVIDER = env.str("AI_PROVIDER", default="") or ("openai" if OPENAI_API_KEY else "baseline")
 AI_MODEL = env.str("AI_MODEL", default="gpt-4.1-mini")
 AI_PROMPT_NAME = env.str("AI_PROMPT_NAME", default="listing_draft")
 # One provider call; Celery owns the retries (the SDK's are off), so the task's time limits

@@ -29,3 +29,12 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = _manage("check", DEBUG="false", SECRET_KEY="")
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_an_empty_provider_variable_counts_as_unset():
+    # docker-compose passes every variable it knows, empty when the host's .env has none.
+    printed = "from django.conf import settings; print(settings.AI_PROVIDER)"
+    for key, expected in (("", "baseline"), ("sk-test", "openai")):
+        result = _manage("shell", "-c", printed, AI_PROVIDER="", OPENAI_API_KEY=key)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == expected
