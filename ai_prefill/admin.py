@@ -41,7 +41,7 @@ from .evals.comparison_view import (
     metrics_rows,
     metrics_summary_rows,
 )
-from .evals.queueing import eval_run_enqueue
+from .evals.queueing import eval_run_enqueue, eval_run_enqueued_state
 from .evals.runner import EvalRunBroken
 from .execution import prefill_runs_fail_stale
 from .models import (
@@ -745,7 +745,8 @@ class EvalRunAdmin(ReadOnlyAdmin):
             except EvalRunBroken as exc:
                 form.add_error(None, str(exc))
             else:
-                self.message_user(request, f"Eval run {run.pk} is queued: {run}.")
+                state = eval_run_enqueued_state(run)
+                self.message_user(request, f"Eval run {run.pk} {state}: {run}.")
                 return HttpResponseRedirect(reverse("admin:ai_prefill_evalrun_changelist"))
         context = {**_page_context(self, request, "Start an eval run"), "form": form}
         return TemplateResponse(request, "admin/ai_prefill/evalrun/start.html", context)

@@ -13,6 +13,7 @@ its verdict. It is sent through the outbox in the transaction that creates it.
 from django.db import transaction
 
 from marketplace.outbox import outbox_enqueue
+from marketplace.task_queues import QueueKind, queue_name
 
 from ..models import EvalRun, PromptVersion
 from .dataset import eval_cases_select
@@ -59,3 +60,16 @@ def eval_run_enqueue(
         )
         outbox_enqueue(task=EVAL_RUN_TASK_NAME, args=[run.pk])
     return run
+
+
+def eval_run_enqueued_state(run: EvalRun) -> str:
+    """What became of a run eval_run_enqueue just stored, as a verb phrase for whoever asked:
+    still queued for an evals worker, taken by one already, or, without a broker (the embedded
+    mode runs tasks in-process, after the commit), run to its end in this very process."""
+    run.refresh_from_db(fields=["status", "gate_passed"])
+    if run.status == EvalRun.Status.QUEUED:
+        return f"is queued on {queue_name(QueueKind.EVALS)!r} for an evals worker"
+    if run.status == EvalRun.Status.RUNNING:
+        return "is running on an evals worker"
+    verdict = {True: "gate passed", False: "gate failed", None: "no verdict"}[run.gate_passed]
+    return f"ran in this process (no broker): {run.get_status_display().lower()}, {verdict}"

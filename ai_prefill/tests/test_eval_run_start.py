@@ -108,3 +108,34 @@ def test_a_run_is_claimed_once(eval_set):
     assert eval_run_process.apply(args=[run.pk]).get() is None  # a second delivery: left alone
     assert eval_run_queued_execute(run_id=run.pk + 1000) is None  # gone: nothing to do
     assert EvalRun.objects.get().results.count() == 2
+
+
+# --- the embedded mode, as `make run` has it: no broker, the task runs after the commit ---------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_the_page_says_the_run_ran_here(run_starter, client_for, eval_set):
+    response = client_for(run_starter).post(START_URL, _form(limit="2"), follow=True)
+
+    run = EvalRun.objects.get()
+    assert run.status == EvalRun.Status.COMPLETED
+    verdict = "gate passed" if run.gate_passed else "gate failed"
+    [message] = [str(m) for m in response.context["messages"]]
+    assert (
+        message
+        == f"Eval run {run.pk} ran in this process (no broker): completed, {verdict}: {run}."
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_run_evals_enqueue_says_the_run_ran_here(eval_set, capsys):
+    call_command("run_evals", "--enqueue", "--provider", "baseline", "--limit", "2")
+
+    run = EvalRun.objects.get()
+    assert run.status == EvalRun.Status.COMPLETED
+    verdict = "gate passed" if run.gate_passed else "gate failed"
+    assert (
+        capsys.readouterr()
+        .out.strip()
+        .endswith(f"repeats 1; it ran in this process (no broker): completed, {verdict}")
+    )

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ai_prefill.evals.gate import gate_checks_describe, gate_policy_for
-from ai_prefill.evals.queueing import eval_run_enqueue
+from ai_prefill.evals.queueing import eval_run_enqueue, eval_run_enqueued_state
 from ai_prefill.evals.reports import FORMATS, reports_write
 from ai_prefill.evals.runner import CACHE_MODES, EvalRunBroken, eval_config_for, eval_run_execute
 from ai_prefill.models import PromptVersion
@@ -121,11 +121,15 @@ class Command(BaseCommand):
         except EvalRunBroken as exc:
             self.stderr.write(f"run_evals: nothing queued: {exc}")
             sys.exit(EXIT_BROKEN)
-        self.stdout.write(
-            f"queued eval run {run.pk}: {run.prompt_version.label}, {run.provider}/{run.model}, "
-            f"tags {list(run.tags) or 'none'}, limit {run.limit or 'none'}, repeats {run.repeats}, "
-            f"on queue {queue_name(QueueKind.EVALS)!r}"
+        described = (
+            f"eval run {run.pk}: {run.prompt_version.label}, {run.provider}/{run.model}, "
+            f"tags {list(run.tags) or 'none'}, limit {run.limit or 'none'}, repeats {run.repeats}"
         )
+        state = eval_run_enqueued_state(run)
+        if state.startswith("is queued"):
+            self.stdout.write(f"queued {described}, on queue {queue_name(QueueKind.EVALS)!r}")
+        else:  # taken by a worker already, or run here to its end without a broker
+            self.stdout.write(f"{described}; it {state}")
 
     def _write_gate_checks(self, run) -> None:
         checks = gate_checks_describe(
