@@ -76,13 +76,14 @@ def test_beat_runs_once_and_in_its_own_profile(compose):
 def test_health_checks_ask_readiness_and_heartbeats(compose):
     services = compose["services"]
     assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
-    for name, service in services.items():
-        if _celery(service, "worker"):
-            # Its own heartbeat of its main kind: the first queue it consumes.
-            kind = worker_kind(QueueKind(_worker_queues(service)[0]))
-            test = service["healthcheck"]["test"]
-            assert test[-3:] == ["monitoring_heartbeat_check", "--kind", kind], name
-            assert service["healthcheck"]["interval"] == "60s", name
+    workers = {n: s for n, s in services.items() if _celery(s, "worker")}
+    assert sorted(workers) == ["worker-evals", "worker-maintenance", "worker-prefill"]
+    for name, service in workers.items():
+        # Its own heartbeat of its main kind: the first queue it consumes.
+        kind = worker_kind(QueueKind(_worker_queues(service)[0]))
+        test = service["healthcheck"]["test"]
+        assert test[-3:] == ["monitoring_heartbeat_check", "--kind", kind], name
+        assert service["healthcheck"]["interval"] == "60s", name
     assert services["beat"]["healthcheck"]["test"][-2:] == ["--kind", "beat"]
     assert services["migrate"]["healthcheck"] == {"disable": True}
 
@@ -136,6 +137,8 @@ def test_the_staging_override_adjusts_existing_services_and_requires_what_stagin
 
 def test_the_deploy_scripts_run_the_files_that_exist():
     hosts = (ROOT / "deploy" / "hosts.sh").read_text()
-    for files in re.findall(r'\) echo "([^"]+)"', hosts):
+    per_environment = re.findall(r'(staging|production)\) echo "([^"]+)"', hosts)
+    assert [env for env, _ in per_environment] == ["staging", "production"]
+    for _, files in per_environment:
         for name in files.split():
             assert (ROOT / name).is_file(), name
