@@ -12,6 +12,7 @@ from marketplace.celery import app as celery_app
 
 
 def closed_port() -> int:
+    """A local port nothing listens on: to be refused by, or free to listen on next."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]  # closed again on leaving: nothing listens there
@@ -38,6 +39,9 @@ def hung_server():
         server.close()
         for conn in accepted:
             conn.close()
+
+
+free_port = closed_port  # the same port, read as "free to listen on"
 
 
 def point_broker_at(url: str) -> None:

@@ -14,7 +14,6 @@ Signature Version 4, query-string form): the signature matches and the lifetime 
 import hashlib
 import hmac
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import boto3
 
 from marketplace.storage_settings import PUBLIC_MEDIA_LOCATION
+from tests.outage import free_port
 
 REGION = "us-east-1"
 # moto accepts any keys; boto3 needs some to sign with.
@@ -68,7 +68,7 @@ class MotoS3Server:
 
     def __init__(self, log_path: Path):
         self.log_path = log_path
-        self.port = _free_port()
+        self.port = free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
         self._process: subprocess.Popen | None = None
 
@@ -175,9 +175,3 @@ def sigv4_url_valid(url: str, *, secret_key: str = SECRET_KEY, now: datetime) ->
     expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     alive = now < signed_at + timedelta(seconds=int(query["X-Amz-Expires"]))
     return hmac.compare_digest(signature, expected) and alive
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -9,29 +9,21 @@ one forked after the server started), and nothing at all without WORKER_METRICS_
 import os
 import signal
 import socket
-import time
 from pathlib import Path
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from ai_prefill.models import PrefillRun
-from marketplace.sample_images import render_item
 from tests.fake_openai import Behaviour
+from tests.outage import free_port
 
 from .scrape import Scrape
-from .test_integration_metrics import get
+from .test_integration_metrics import _post_photo, _wait, get
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 TOKEN = "worker-host-metrics-token"
 LISTEN = "0A"  # the state column of /proc/net/tcp for a listening socket
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _listening_ports(pid: int) -> set[int]:
@@ -56,15 +48,6 @@ def _pool_children(pid: int) -> set[int]:
     return {int(child) for child in children}
 
 
-def _wait(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
-    return result
-
-
 def _worker_with_metrics(start_worker, folder: Path, **overrides: str):
     return start_worker(
         PROMETHEUS_MULTIPROC_DIR=str(folder), METRICS_BEARER_TOKEN=TOKEN, **overrides
@@ -80,7 +63,7 @@ def _scrape(url: str) -> Scrape:
 def test_a_worker_host_serves_its_own_runs_to_a_scrape_with_the_token(
     start_worker, tmp_path, client_for, seller, fake_openai
 ):
-    port = _free_port()
+    port = free_port()
     worker = _worker_with_metrics(
         start_worker,
         tmp_path / "metrics-worker",
@@ -93,10 +76,7 @@ def test_a_worker_host_serves_its_own_runs_to_a_scrape_with_the_token(
 
     # A pre-fill processed by a prefork child; the parent's scrape shows it.
     fake_openai.script(Behaviour.success())
-    photo = SimpleUploadedFile("bike.jpg", render_item(shape="bike", color="blue"), "image/jpeg")
-    response = client_for(seller).post("/api/prefill/", {"image": photo})
-    assert response.status_code == 202, response.content
-    run_id = response.json()["id"]
+    run_id = _post_photo(client_for(seller))
     _wait(lambda: PrefillRun.objects.filter(pk=run_id, status="succeeded").exists(), 20, "the run")
     scraped = _wait(
         lambda: (s := _scrape(url)).total("trova_prefill_runs_finished_total") and s,

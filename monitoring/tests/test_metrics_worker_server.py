@@ -15,6 +15,7 @@ from monitoring.metrics_worker_server import (
     worker_metrics_server_start,
     worker_metrics_server_stop,
 )
+from tests.outage import free_port
 
 from .scrape import Scrape
 
@@ -109,12 +110,6 @@ def test_a_number_that_is_no_port_is_logged_and_no_server_starts(folder, caplog)
     assert "cannot listen on 127.0.0.1:70000" in caplog.text
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _refused(url: str) -> bool:
     try:
         get(url)
@@ -127,7 +122,7 @@ def _refused(url: str) -> bool:
 def worker_settings(settings, folder):
     """A worker's settings with the port on; the signals are sent by the test, as Celery's
     parent sends them."""
-    settings.WORKER_METRICS_PORT = _free_port()
+    settings.WORKER_METRICS_PORT = free_port()
     settings.WORKER_METRICS_BIND = "127.0.0.1"
     settings.METRICS_BEARER_TOKEN = TOKEN
     settings.PROMETHEUS_MULTIPROC_DIR = str(folder)
